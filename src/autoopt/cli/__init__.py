@@ -1,0 +1,206 @@
+"""The ``autoopt`` command: parse arguments, call the library, print (typer + rich)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import optuna
+import typer
+
+from autoopt import __version__
+from autoopt.cli._output import RichProgress, console, error, print_summary
+from autoopt.cli._target import load_callable
+from autoopt.exceptions import AutoOptError, FatalSearchError, InvalidSpecError
+from autoopt.io import redact_url, storage_url_for, write_json
+from autoopt.search import TuneResult, tune
+from autoopt.space import Space
+
+app = typer.Typer(
+    name="autoopt",
+    help="Automated deep-learning model optimization: search, train, compress, export, from one spec.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+RUN_FILE = "run.json"
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"autoopt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@app.command("tune")
+def tune_cmd(
+    target: Annotated[str, typer.Argument(help="'file.py:function' / 'package.module:function' objective, or a spec YAML.")],
+    space: Annotated[Optional[Path], typer.Option(help="Search space YAML (for a Python objective).")] = None,
+    strategy: Annotated[Optional[str], typer.Option(help="Search strategy (see 'autoopt list').")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Early stopping: none, median, asha, hyperband.")] = None,
+    trials: Annotated[Optional[int], typer.Option(help="Total trials of the study (resumes up to it).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds after which no new trial starts.")] = None,
+    jobs: Annotated[Optional[int], typer.Option(help="Parallel trials, one process each.")] = None,
+    deterministic: Annotated[bool, typer.Option(help="With --jobs: same seed, same trials.")] = False,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the search.")] = None,
+    direction: Annotated[str, typer.Option(help="minimize or maximize (one objective).")] = "minimize",
+    directions: Annotated[Optional[str], typer.Option(help="Comma-separated directions (several objectives).")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="Comma-separated objective names (keys of a returned dict).")] = None,
+    constraint: Annotated[Optional[list[str]], typer.Option(help="e.g. 'params <= 200000' (repeatable).")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Storage URL or file; default RUN_DIR/study.db.")] = None,
+    study: Annotated[Optional[str], typer.Option(help="Study name; default the function's name.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory; default runs/<study>.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Search hyperparameters of a Python objective, or tune a model from a spec YAML."""
+    if target.endswith((".yaml", ".yml")):
+        from autoopt.pipeline import tune_spec  # the deep-learning task (data, model, training)
+
+        overrides = {"trials": trials, "timeout": timeout, "jobs": jobs, "seed": seed, "strategy": strategy, "scheduler": scheduler}
+        _guard(lambda: tune_spec(Path(target), out=out, storage=storage, quiet=quiet or as_json, as_json=as_json, **overrides))
+        return
+
+    def run() -> None:
+        objective = load_callable(target, key="target")
+        sp = Space.from_yaml(space) if space is not None else None
+        name = study or getattr(objective, "__name__", "autoopt")
+        run_dir = out or Path("runs") / name
+        run_dir.mkdir(parents=True, exist_ok=True)
+        store = storage or str(run_dir / "study.db")
+        write_json(
+            run_dir / RUN_FILE,
+            {"autoopt": __version__, "kind": "tune", "target": target, "study": name,
+             "storage": redact_url(storage_url_for(store)), "created": time.strftime("%Y-%m-%dT%H:%M:%S")},
+        )
+        progress = None if (quiet or as_json) else RichProgress(f"tune {name}")
+        result = tune(
+            objective,
+            space=sp,
+            strategy=strategy or "auto",
+            scheduler=scheduler,
+            trials=trials if trials is not None else (None if timeout else 20),
+            timeout=timeout,
+            jobs=jobs or 1,
+            deterministic=deterministic,
+            seed=seed,
+            direction=direction,
+            directions=_csv(directions),
+            metrics=_csv(metrics),
+            constraints=constraint or None,
+            storage=store,
+            study_name=name,
+            heartbeat_interval=30 if (jobs or 1) > 1 else None,
+            progress=progress,
+        )
+        write_json(run_dir / "result.json", result.to_dict())
+        print_summary(result, as_json=as_json)
+        if not as_json:
+            console.print(f"run directory: {run_dir}")
+        if result.interrupted:
+            raise typer.Exit(130)
+
+    _guard(run)
+
+
+@app.command("show")
+def show_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (holds run.json and study.db).")],
+    study: Annotated[Optional[str], typer.Option(help="Study name, when the storage holds several.")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Storage URL, if not RUN_DIR/study.db.")] = None,
+    top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the best trials of a run."""
+
+    def run() -> None:
+        from autoopt.io import open_storage
+
+        if not run_dir.is_dir():
+            raise InvalidSpecError(f"run directory {str(run_dir)!r} does not exist")
+        meta = {}
+        if (run_dir / RUN_FILE).exists():
+            meta = json.loads((run_dir / RUN_FILE).read_text())
+        store = storage or str(run_dir / "study.db")
+        if storage is None and not (run_dir / "study.db").exists():
+            raise InvalidSpecError(f"{run_dir}: no study.db here; pass --storage URL if the study lives elsewhere")
+        st = open_storage(store)
+        names = [s.study_name for s in optuna.get_all_study_summaries(st, include_best_trial=False)]
+        name = study or meta.get("study") or (names[0] if len(names) == 1 else None)
+        if name not in names:
+            raise InvalidSpecError(f"--study: choose one of the studies in {store}: {', '.join(names) or '(none)'}")
+        s = optuna.load_study(study_name=name, storage=st)
+        cfg = s.user_attrs.get("autoopt:config", {})
+        n_obj = len(s.directions)
+        names_ = cfg.get("metrics") or (["value"] if n_obj == 1 else [f"value_{i}" for i in range(n_obj)])
+        print_summary(TuneResult(study=s, metrics=names_), k=top, as_json=as_json)
+
+    _guard(run)
+
+
+@app.command("list")
+def list_cmd(
+    kind: Annotated[str, typer.Argument(help="strategies, schedulers, models or datasets.")] = "strategies",
+) -> None:
+    """List registered names."""
+    from autoopt.schedulers import list_schedulers
+    from autoopt.strategies import list_strategies
+
+    listers = {"strategies": list_strategies, "schedulers": list_schedulers}
+    try:
+        from autoopt.models import list_models
+
+        listers["models"] = list_models
+    except ImportError:
+        pass
+    try:
+        from autoopt.data import list_datasets
+
+        listers["datasets"] = list_datasets
+    except ImportError:
+        pass
+    if kind not in listers:
+        error(f"unknown kind {kind!r}; expected one of: {', '.join(listers)}")
+        raise typer.Exit(2)
+    for n in listers[kind]():
+        print(n)
+
+
+def _guard(fn) -> None:  # type: ignore[no-untyped-def]
+    """Run a command body; print autoopt's own errors as one clear message (no traceback)."""
+    try:
+        fn()
+    except typer.Exit:
+        raise
+    except FatalSearchError as e:
+        error(str(e))
+        raise typer.Exit(1) from None
+    except AutoOptError as e:
+        error(str(e))
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        error("interrupted")
+        raise typer.Exit(130) from None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Printing: result tables, the progress bar and errors (rich)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from typing import Any
+
+from optuna.study import Study
+from optuna.trial import TrialState
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from autoopt.search import TuneResult
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fmt(v: Any) -> str:
+    if isinstance(v, float):
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+            return f"{v:.3e}"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def result_table(result: TuneResult, k: int = 10, title: str | None = None) -> Table:
+    rows = result.top(k)
+    multi = result.multi_objective
+    table = Table(title=title or ("Pareto front" if multi else f"Top {min(k, len(rows))} trials"))
+    table.add_column("trial", justify="right")
+    for name, d in zip(result.metrics, result.directions):
+        table.add_column(f"{name} ({'max' if d == 'maximize' else 'min'})", justify="right")
+    param_names: list[str] = []
+    for r in rows:
+        for p in r.params:
+            if p not in param_names:
+                param_names.append(p)
+    for p in param_names:
+        table.add_column(p)
+    table.add_column("s", justify="right")
+    for r in rows:
+        vals = [fmt(v) for v in (r.values or [])]
+        table.add_row(
+            str(r.number),
+            *vals,
+            *[fmt(r.params[p]) if p in r.params else "-" for p in param_names],
+            f"{r.duration_s:.1f}" if r.duration_s is not None else "-",
+        )
+    return table
+
+
+def print_summary(result: TuneResult, *, k: int = 10, as_json: bool = False, quiet: bool = False) -> None:
+    if as_json:
+        d = result.to_dict()
+        d.pop("trials", None) if quiet else None
+        print(json.dumps(d, default=str, indent=2))
+        return
+    counts = result.counts()
+    console.print(result_table(result, k))
+    console.print(
+        "trials: " + ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items())) + (" (interrupted)" if result.interrupted else "")
+    )
+    if not result.multi_objective:
+        if result.best_trial is None:
+            console.print("[yellow]no feasible complete trial yet[/yellow]")
+        else:
+            console.print(f"best: trial {result.best_trial.number}, {result.metrics[0]} = {fmt(result.best_value)}")
+            console.print(f"best params: {result.best_params}")
+
+
+class RichProgress:
+    """Trials done / total, best value so far and ETA, as a rich progress bar."""
+
+    def __init__(self, label: str = "search") -> None:
+        self._label = label
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("best {task.fields[best]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=False,
+        )
+        self._task: Any = None
+        self._last = 0.0
+
+    def start(self, total: int | None, done: int) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(self._label, total=total, completed=done, best="-")
+
+    def update(self, study: Study) -> None:
+        now = time.time()
+        if now - self._last < 0.2:
+            return
+        self._last = now
+        trials = study.get_trials(deepcopy=False)
+        done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL) for t in trials)
+        best = "-"
+        if len(study.directions) == 1:
+            vals = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+            if vals:
+                best = fmt(max(vals) if study.direction.name == "MAXIMIZE" else min(vals))
+        else:
+            best = f"{len([t for t in trials if t.state == TrialState.COMPLETE])} complete"
+        self._progress.update(self._task, completed=done, best=best)
+
+    def stop(self) -> None:
+        self._last = 0.0
+        self._progress.stop()
+
+
+def error(msg: str) -> None:
+    err_console.print(f"[bold red]error:[/bold red] {msg}", highlight=False, markup=True, soft_wrap=True)
+    sys.stderr.flush()

@@ -1,0 +1,82 @@
+"""autoopt's error hierarchy: one message style for every layer.
+
+Messages name the key or parameter, say what was expected, what was got, and the fix when
+there is one::
+
+    search.space.lr: 'low' (0.1) must be below 'high' (0.01)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AutoOptError",
+    "InvalidSpecError",
+    "InvalidSpaceError",
+    "UnknownNameError",
+    "ObjectiveError",
+    "FatalSearchError",
+    "StorageError",
+    "DataError",
+    "CheckpointError",
+    "TrainingError",
+    "format_errors",
+]
+
+
+class AutoOptError(Exception):
+    """Base class of every error autoopt raises on purpose."""
+
+
+class InvalidSpecError(AutoOptError, ValueError):
+    """A spec, config or argument is invalid. ``errors`` holds one line per problem."""
+
+    def __init__(self, message: str | None = None, errors: list[str] | None = None) -> None:
+        self.errors = list(errors or ([message] if message else []))
+        super().__init__(message if message is not None else format_errors(self.errors))
+
+
+class InvalidSpaceError(InvalidSpecError):
+    """A search space definition is invalid."""
+
+
+class UnknownNameError(InvalidSpecError, KeyError):
+    """A registry lookup used a name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ObjectiveError(AutoOptError, ValueError):
+    """An objective returned something autoopt cannot record (NaN, wrong arity, ...)."""
+
+
+class FatalSearchError(AutoOptError, RuntimeError):
+    """The search cannot go on (e.g. every one of the first N trials failed)."""
+
+
+class StorageError(AutoOptError, RuntimeError):
+    """A study storage cannot be opened or written."""
+
+
+class DataError(AutoOptError, ValueError):
+    """A dataset is missing, malformed or does not match the spec."""
+
+
+class CheckpointError(AutoOptError, ValueError):
+    """A checkpoint cannot be loaded into a model (missing file, mismatched tensors, unsafe payload)."""
+
+
+class TrainingError(AutoOptError, RuntimeError):
+    """Training cannot go on: the loss became NaN/inf, the device ran out of memory, ...
+
+    In a search this fails the trial (recorded with the message); the search goes on.
+    """
+
+
+def format_errors(errors: list[str]) -> str:
+    """Join several validation errors into one message, one per line."""
+    if not errors:
+        return "invalid input"
+    if len(errors) == 1:
+        return errors[0]
+    return f"{len(errors)} errors:\n" + "\n".join(f"  - {e}" for e in errors)

@@ -1,0 +1,14 @@
+"""Hyperparameter search: ``tune`` and what it returns.
+
+Example:
+    >>> from autoopt.search import tune
+    >>> r = tune(lambda t: t.suggest_float("x", -1, 1) ** 2, trials=5, seed=0)
+    >>> len(r.trials)
+    5
+"""
+
+from autoopt.search._objective import Constraint, parse_constraints
+from autoopt.search._result import TrialRow, TuneResult
+from autoopt.search._tune import Progress, tune
+
+__all__ = ["Constraint", "Progress", "TrialRow", "TuneResult", "parse_constraints", "tune"]

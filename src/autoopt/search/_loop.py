@@ -1,0 +1,173 @@
+"""The ask/tell loop of one worker, and what it shares with the other workers."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.samplers import BaseSampler
+from optuna.study import Study
+from optuna.trial import Trial, TrialState
+
+from autoopt.exceptions import FatalSearchError
+from autoopt.search._objective import REASON_ATTR, TRACEBACK_ATTR, ObjectiveRunner, TrialOutcome
+
+__all__ = ["Budget", "LoopConfig", "heartbeat", "run_loop", "tell", "check_initial_failures"]
+
+
+class Budget:
+    """A trial budget shared by worker processes: each trial takes one unit before it is asked."""
+
+    def __init__(self, remaining: int | None, ctx: mp.context.BaseContext | None = None) -> None:
+        self.unbounded = remaining is None
+        self._value = (ctx or mp).Value("q", 0 if remaining is None else max(0, remaining))
+        self._stop = (ctx or mp).Event()
+
+    def take(self) -> bool:
+        if self._stop.is_set():
+            return False
+        if self.unbounded:
+            return True
+        with self._value.get_lock():
+            if self._value.value <= 0:
+                return False
+            self._value.value -= 1
+            return True
+
+    def give_back(self) -> None:
+        if not self.unbounded:
+            with self._value.get_lock():
+                self._value.value += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+
+@dataclass
+class LoopConfig:
+    """What a worker needs besides the study."""
+
+    runner: ObjectiveRunner
+    budget: Budget
+    deadline: float | None = None
+    first_number: int = 0  # trials numbered below this belong to earlier sessions
+    max_initial_failures: int = 5
+
+
+@contextlib.contextmanager
+def heartbeat(study: Study, trial: Trial) -> Iterator[None]:
+    """Record heartbeats of a running trial (RDB storages with heartbeat enabled), so a dead worker's
+    trial is detected as stale and failed instead of staying RUNNING forever."""
+    storage = study._storage
+    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    if not interval:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"autoopt-heartbeat-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def fail_stale(study: Study) -> None:
+    """Mark trials whose worker stopped sending heartbeats as failed."""
+    if getattr(study._storage, "get_heartbeat_interval", lambda: None)():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+
+
+def tell(study: Study, trial: Trial, outcome: TrialOutcome) -> None:
+    """Record an outcome; pruned trials keep their last reported value (single objective)."""
+    if outcome.state == TrialState.COMPLETE:
+        study.tell(trial, outcome.values)
+    elif outcome.state == TrialState.PRUNED:
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, state=TrialState.FAIL)
+
+
+def check_initial_failures(study: Study, first_number: int, n: int) -> None:
+    """Raise FatalSearchError when the first ``n`` trials of this session all failed."""
+    if n <= 0:
+        return
+    mine = sorted(
+        (t for t in study.get_trials(deepcopy=False) if t.number >= first_number), key=lambda t: t.number
+    )[:n]
+    if len(mine) < n or any(t.state != TrialState.FAIL for t in mine):
+        return
+    first = mine[0]
+    if any("interrupted by the user" in str(t.user_attrs.get(REASON_ATTR, "")) for t in mine):
+        return
+    tb = first.user_attrs.get(TRACEBACK_ATTR) or first.user_attrs.get(REASON_ATTR, "(no message)")
+    raise FatalSearchError(
+        f"the first {n} trials all failed; stopping the search. The first failure (trial {first.number}):\n{tb}"
+    )
+
+
+def run_loop(
+    study: Study,
+    cfg: LoopConfig,
+    on_trial_end: Callable[[Study, TrialOutcome], None] | None = None,
+) -> bool:
+    """Ask, run, tell until the budget, the deadline or a stop. Returns True if interrupted (Ctrl-C)."""
+    fail_stale(study)
+    while cfg.budget.take():
+        if cfg.deadline is not None and time.time() >= cfg.deadline:
+            cfg.budget.give_back()
+            break
+        trial: Trial | None = None
+        try:
+            trial = study.ask()
+            with heartbeat(study, trial):
+                outcome = cfg.runner.run(trial)
+            tell(study, trial, outcome)
+            trial = None
+        except KeyboardInterrupt:
+            if trial is not None:
+                with contextlib.suppress(Exception):
+                    trial.set_user_attr(REASON_ATTR, "interrupted by the user (Ctrl-C)")
+                    study.tell(trial, state=TrialState.FAIL)
+            cfg.budget.stop()
+            return True
+        if on_trial_end is not None:
+            on_trial_end(study, outcome)
+        if outcome.interrupted:
+            cfg.budget.stop()
+            return True
+        if outcome.fatal:
+            cfg.budget.stop()
+            raise FatalSearchError(outcome.reason or "the objective asked to stop the search")
+        try:
+            check_initial_failures(study, cfg.first_number, cfg.max_initial_failures)
+        except FatalSearchError:
+            cfg.budget.stop()
+            raise
+    return False
+
+
+def load_for_worker(study_name: str, storage: object, sampler: BaseSampler, pruner: optuna.pruners.BasePruner) -> Study:
+    return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)  # type: ignore[arg-type]
