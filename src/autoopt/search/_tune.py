@@ -131,6 +131,9 @@ def tune(
             "search.deterministic: the deterministic parallel mode needs a declared space (space=...), so that "
             "every trial's parameters are sampled in order by the coordinating process"
         )
+    if strategy == "grid" and space is not None:
+        size = space.grid_size()  # a grid is exhausted after this many trials
+        trials = size if trials is None else min(trials, size)
     parsed_constraints = parse_constraints(constraints)
     pruner = make_pruner(scheduler, n_objectives=len(dirs), **dict(scheduler_options or {}))
     ctx = StrategyContext(

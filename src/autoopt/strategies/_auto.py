@@ -110,6 +110,7 @@ class AutoSampler(BaseSampler):
         n_objectives: number of objectives of the study.
         constrained: whether trials record constraints.
         gp_max_trials: override the length of the GP phase.
+        startup_trials: random trials before TPE/GP model the history (their defaults: 10).
 
     Example:
         >>> import optuna
@@ -126,8 +127,10 @@ class AutoSampler(BaseSampler):
         n_objectives: int | None = None,
         constrained: bool = False,
         gp_max_trials: int | None = None,
+        startup_trials: int | None = None,
     ) -> None:
         self._seed = seed
+        self._startup = startup_trials
         self._space = space
         self._budget = n_trials
         self._n_objectives = n_objectives
@@ -155,14 +158,17 @@ class AutoSampler(BaseSampler):
         if recorded is None:
             finished = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
             n_obj = self._n_objectives or len(study.directions)
+            summary = self._summary(finished)
             recorded, _ = choose_strategy(
-                self._summary(finished),
+                summary,
                 n_finished=len(finished),
                 budget=self._budget,
                 n_objectives=n_obj,
                 constrained=self._constrained,
                 gp_max_trials=self._gp_max_trials,
             )
+            if recorded == "tpe" and summary.conditional:
+                recorded = "tpe-grouped"
         self._choices[trial._trial_id] = recorded
         return recorded
 
@@ -176,12 +182,24 @@ class AutoSampler(BaseSampler):
                     warnings.simplefilter("ignore", ExperimentalWarning)
                     self._delegates[name] = CmaEsSampler(
                         seed=seed,
-                        source_trials=list(finished) if len(finished) >= 2 else None,
+                        # WS-CMA-ES keeps the best 10% of the history: it needs >= 10 points.
+                        source_trials=list(finished) if len(finished) >= 20 else None,
                         independent_sampler=TPESampler(seed=seed),
                         warn_independent_sampling=False,
                     )
+            elif name.startswith("tpe"):
+                # Grouped TPE for conditional spaces (Optuna's advice); plain multivariate TPE otherwise.
+                options = {"n_startup_trials": self._startup} if self._startup is not None else {}
+                self._delegates[name] = TPESampler(
+                    seed=seed, multivariate=True, group=name == "tpe-grouped", constant_liar=True, **options
+                )
             else:
-                ctx = StrategyContext(seed=seed, space=self._space, n_trials=self._budget, directions=directions)
+                options = {}
+                if self._startup is not None and name == "bayes":
+                    options["n_startup_trials"] = self._startup
+                ctx = StrategyContext(
+                    seed=seed, space=self._space, n_trials=self._budget, directions=directions, options=options
+                )
                 self._delegates[name] = make_sampler(name, ctx)
         return self._delegates[name]
 
@@ -191,7 +209,7 @@ class AutoSampler(BaseSampler):
     # ---- BaseSampler ----------------------------------------------------------------------------
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         name = self.choice(study, trial)
-        study._storage.set_trial_system_attr(trial._trial_id, STRATEGY_ATTR, name)
+        study._storage.set_trial_system_attr(trial._trial_id, STRATEGY_ATTR, name.split("-")[0])
         self._delegate(name, study).before_trial(study, trial)
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:

@@ -25,6 +25,14 @@ def _random(ctx: StrategyContext) -> BaseSampler:
     return RandomSampler(seed=ctx.seed, **ctx.options)
 
 
+class _Grid(GridSampler):
+    """Optuna's grid sampler, minus ``study.stop()`` when the grid is exhausted: that call is only
+    allowed inside ``Study.optimize``, and autoopt's loop (ask/tell) caps the budget at the grid size."""
+
+    def after_trial(self, study, trial, state, values):  # type: ignore[no-untyped-def]
+        pass
+
+
 @strategies.register("grid")
 def _grid(ctx: StrategyContext) -> BaseSampler:
     if ctx.space is None:
@@ -32,7 +40,7 @@ def _grid(ctx: StrategyContext) -> BaseSampler:
             "search.strategy: 'grid' needs a declared search space (search.space or --space); "
             "define-by-run objectives cannot be enumerated"
         )
-    return GridSampler(ctx.space.grid(), seed=ctx.seed, **ctx.options)
+    return _Grid(ctx.space.grid(), seed=ctx.seed, **ctx.options)
 
 
 def tpe_sampler(ctx: StrategyContext) -> TPESampler:
