@@ -19,7 +19,7 @@ from optuna.trial import Trial, TrialState
 from autoopt.exceptions import FatalSearchError
 from autoopt.search._objective import REASON_ATTR, TRACEBACK_ATTR, ObjectiveRunner, TrialOutcome
 
-__all__ = ["Budget", "LoopConfig", "heartbeat", "run_loop", "tell", "check_initial_failures"]
+__all__ = ["ask", "Budget", "LoopConfig", "heartbeat", "run_loop", "tell", "check_initial_failures"]
 
 
 class Budget:
@@ -92,6 +92,14 @@ def heartbeat(study: Study, trial: Trial) -> Iterator[None]:
         thread.join()
 
 
+def ask(study: Study) -> Trial:
+    """``study.ask()``; autoopt records heartbeats itself (see :func:`heartbeat`), so Optuna's warning
+    that heartbeats belong to ``Study.optimize`` does not apply."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        return study.ask()
+
+
 def fail_stale(study: Study) -> None:
     """Mark trials whose worker stopped sending heartbeats as failed."""
     if getattr(study._storage, "get_heartbeat_interval", lambda: None)():
@@ -141,7 +149,7 @@ def run_loop(
             break
         trial: Trial | None = None
         try:
-            trial = study.ask()
+            trial = ask(study)
             with heartbeat(study, trial):
                 outcome = cfg.runner.run(trial)
             tell(study, trial, outcome)

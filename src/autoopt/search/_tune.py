@@ -19,7 +19,7 @@ from optuna.trial import Trial, TrialState
 from autoopt.exceptions import FatalSearchError, InvalidSpecError
 from autoopt.io import open_storage
 from autoopt.schedulers import make_pruner
-from autoopt.search._loop import Budget, LoopConfig, check_initial_failures, fail_stale, heartbeat, run_loop, tell
+from autoopt.search._loop import Budget, LoopConfig, ask, check_initial_failures, fail_stale, heartbeat, run_loop, tell
 from autoopt.search._objective import REASON_ATTR, ConstraintsArg, ObjectiveRunner, TrialOutcome, parse_constraints
 from autoopt.search._result import TuneResult
 from autoopt.space import Space
@@ -339,7 +339,7 @@ def _run_deterministic(
                 n = jobs if left is None else min(jobs, left)
                 batch = []
                 for _ in range(n):
-                    t = study.ask()
+                    t = ask(study)
                     runner.space.sample(t)  # parameters fixed here, in trial-number order
                     batch.append(t)
                 futures = [pool.submit(_det_run, t._trial_id, batch[0].number) for t in batch]
