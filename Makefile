@@ -17,8 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/autoopt tune examples/hpo_functions.py:branin --space examples/branin_space.yaml \
-		--trials 40 --seed 0 --out runs/demo
+	$(BIN)/autoopt tune examples/digits_cnn.yaml --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

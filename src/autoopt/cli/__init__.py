@@ -12,7 +12,7 @@ import optuna
 import typer
 
 from autoopt import __version__
-from autoopt.cli._output import RichProgress, console, error, print_summary
+from autoopt.cli._output import RichProgress, console, error, metrics_table, print_summary
 from autoopt.cli._target import load_callable
 from autoopt.exceptions import AutoOptError, FatalSearchError, InvalidSpecError
 from autoopt.io import redact_url, storage_url_for, write_json
@@ -70,10 +70,8 @@ def tune_cmd(
 ) -> None:
     """Search hyperparameters of a Python objective, or tune a model from a spec YAML."""
     if target.endswith((".yaml", ".yml")):
-        from autoopt.pipeline import tune_spec  # the deep-learning task (data, model, training)
-
-        overrides = {"trials": trials, "timeout": timeout, "jobs": jobs, "seed": seed, "strategy": strategy, "scheduler": scheduler}
-        _guard(lambda: tune_spec(Path(target), out=out, storage=storage, quiet=quiet or as_json, as_json=as_json, **overrides))
+        _guard(lambda: _tune_spec(Path(target), out, storage, quiet, as_json,
+                                  trials=trials, timeout=timeout, jobs=jobs, seed=seed, strategy=strategy, scheduler=scheduler))
         return
 
     def run() -> None:
@@ -116,6 +114,26 @@ def tune_cmd(
             raise typer.Exit(130)
 
     _guard(run)
+
+
+def _tune_spec(path: Path, out: Path | None, storage: str | None, quiet: bool, as_json: bool, **overrides: object) -> None:
+    from autoopt.pipeline import load_spec, tune_spec  # the deep-learning task: data, model, training
+
+    spec = load_spec(path, **overrides)  # every spec error is listed before anything runs
+    progress = None if (quiet or as_json) else RichProgress(f"tune {spec.name}")
+    res = tune_spec(path, out=out, storage=storage, progress=progress, **overrides)
+    summary = {"run_dir": str(res.run_dir), "best_params": res.best_params, "metrics": res.metrics,
+               "counts": res.search.counts(), "interrupted": res.search.interrupted}
+    if as_json:
+        print(json.dumps(summary, default=str, indent=2))
+    else:
+        print_summary(res.search)
+        if res.metrics:
+            console.print(metrics_table(res.metrics, title=f"best model (trial {res.metrics.get('trial')})"))
+            console.print(f"best model: {res.best_dir}/model.safetensors")
+        console.print(f"run directory: {res.run_dir}")
+    if res.search.interrupted:
+        raise typer.Exit(130)
 
 
 @app.command("show")

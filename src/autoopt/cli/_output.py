@@ -54,6 +54,17 @@ def result_table(result: TuneResult, k: int = 10, title: str | None = None) -> T
     return table
 
 
+def metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    """Test and validation metrics of a model, one row per key."""
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in metrics.items():
+        if k.startswith(("test_", "val_")) or k in ("params", "macs"):
+            table.add_row(k, fmt(v))
+    return table
+
+
 def print_summary(result: TuneResult, *, k: int = 10, as_json: bool = False, quiet: bool = False) -> None:
     if as_json:
         d = result.to_dict()

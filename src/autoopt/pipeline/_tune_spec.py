@@ -1,0 +1,165 @@
+"""``autoopt tune SPEC.yaml``: search a model family's hyperparameters on a dataset, keep the best model.
+
+The pipeline only wires the stages: data -> (search over models.build + training.fit) -> best model
+evaluated once on the test split.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autoopt.data import DataBundle, load_data
+from autoopt.exceptions import AutoOptError
+from autoopt.io import write_json, write_yaml
+from autoopt.models import apply_freeze, build_model, count_macs, count_params, load_checkpoint, param_groups, unfreeze_schedule
+from autoopt.pipeline._validate import STATIC_METRICS, load_spec, split_params
+from autoopt.search import Progress, TuneResult, tune
+from autoopt.space import Space
+from autoopt.spec import Spec
+from autoopt.training import TrainConfig, evaluate_model, fit
+
+__all__ = ["TuneSpecResult", "make_objective", "tune_spec", "build_trial_model"]
+
+
+@dataclass
+class TuneSpecResult:
+    """What ``tune_spec`` produced: the search, the best trial's folder and its test metrics."""
+
+    spec: Spec
+    run_dir: Path
+    search: TuneResult
+    best_dir: Path | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def build_trial_model(spec: Spec, params: dict[str, Any], data: DataBundle) -> torch.nn.Module:
+    """The model of one trial: fixed ``model.params`` updated with the searched ``model.*`` values."""
+    sections = split_params(params)
+    torch.manual_seed(spec.seed)
+    return build_model(spec.model.name, {**spec.model.params, **sections["model"]}, data.meta)
+
+
+def make_objective(spec: Spec, data: DataBundle, run_dir: Path) -> Any:
+    """The objective of the search: build, (transfer,) train with early-stopping reports, return metrics."""
+    objectives = spec.search.objectives
+    threads = spec.threads or max(1, (os.cpu_count() or 1) // spec.search.jobs)
+
+    def objective(params: dict[str, Any], report: Any) -> dict[str, Any]:
+        # Over-subscribed intra-op threads slow small models down by an order of magnitude.
+        torch.set_num_threads(threads)
+        sections = split_params(params)
+        cfg = TrainConfig(**{"seed": spec.seed, **spec.training, **sections["training"]})
+        model = build_trial_model(spec, params, data)
+        static = {"params": count_params(model), "macs": count_macs(model, data.meta.input_shape)}
+        groups = None
+        every = None
+        if spec.transfer is not None:
+            tr = {**spec.transfer.model_dump(), **sections["transfer"]}
+            load_checkpoint(model, tr["checkpoint"])
+            apply_freeze(model, tr["freeze"])
+            every = tr["unfreeze_every"]
+            groups = param_groups(model, cfg.lr, tr["backbone_lr_mult"], include_frozen=every is not None)
+
+        def per_epoch(value: float, epoch: int) -> None:
+            # Intermediate values: the monitored validation metric (training.metric); static ones as is.
+            vector = [static[o.metric] if o.metric in STATIC_METRICS else value for o in objectives]
+            report(vector if len(vector) > 1 else vector[0], epoch)
+            if every is not None:
+                unfreeze_schedule(model, epoch + 1, every=every)
+
+        out_dir = run_dir / "trials" / str(report.trial.number)
+        res = fit(model, data, cfg, reporter=per_epoch, out_dir=out_dir, param_groups=groups)
+        metrics: dict[str, Any] = {f"val_{k}": v for k, v in res.val_metrics.items()}
+        metrics.update(static, epochs=res.epochs_run, samples_per_s=round(res.samples_per_s, 1))
+        return metrics
+
+    return objective
+
+
+def tune_spec(
+    source: str | Path,
+    *,
+    out: str | Path | None = None,
+    storage: str | None = None,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> TuneSpecResult:
+    """Run the deep-learning tune of a spec and keep the best model.
+
+    Args:
+        source: the spec YAML.
+        out: the run directory (default ``runs/<spec.name>``).
+        storage: a storage URL overriding ``search.storage`` (default ``RUN_DIR/study.db``).
+        progress: a progress display.
+        **overrides: ``trials``, ``timeout``, ``jobs``, ``strategy``, ``scheduler``, ``seed``.
+
+    Returns:
+        A :class:`TuneSpecResult`; ``RUN_DIR/best/`` holds ``model.safetensors``, ``params.yaml`` and
+        ``metrics.json`` (flat keys: ``test_accuracy``, ``val_accuracy``, ``params``, ...).
+    """
+    spec = load_spec(source, **overrides)
+    run_dir = Path(out) if out is not None else Path("runs") / spec.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_yaml(run_dir / "spec.yaml", spec.model_dump(mode="json"))
+    data = load_data(spec.data)
+    s = spec.search
+    result = tune(
+        make_objective(spec, data, run_dir),
+        space=Space.from_dict(s.space),
+        strategy=s.strategy,
+        scheduler=s.scheduler,
+        trials=s.trials,
+        timeout=s.timeout,
+        jobs=s.jobs,
+        deterministic=s.deterministic,
+        directions=[o.resolved_direction() for o in s.objectives],
+        metrics=[o.metric for o in s.objectives],
+        constraints=s.constraints,
+        storage=storage or s.storage or str(run_dir / "study.db"),
+        study_name=spec.name,
+        seed=spec.seed,
+        strategy_options=s.strategy_options,
+        scheduler_options=s.scheduler_options,
+        heartbeat_interval=30 if s.jobs > 1 else None,
+        progress=progress,
+    )
+    out_res = TuneSpecResult(spec=spec, run_dir=run_dir, search=result)
+    best = _best_row(result)
+    if best is None:
+        return out_res
+    ckpt = run_dir / "trials" / str(best.number) / "model.safetensors"
+    if not ckpt.exists():
+        raise AutoOptError(f"trial {best.number}'s checkpoint {ckpt} is missing; rerun with --from search")
+    best_dir = run_dir / "best"
+    best_dir.mkdir(exist_ok=True)
+    shutil.copyfile(ckpt, best_dir / "model.safetensors")
+    params = {**Space.from_dict(s.space).complete(best.params)}
+    model = build_trial_model(spec, params, data)
+    load_checkpoint(model, best_dir / "model.safetensors")
+    cfg = TrainConfig(**{**spec.training, **split_params(params)["training"]})
+    test = evaluate_model(model, data.test, batch_size=cfg.batch_size * 2, device=cfg.device, task=data.meta.task)
+    metrics = {f"test_{k}": v for k, v in test.items()}
+    metrics.update(best.metrics)
+    metrics.update(trial=best.number, model=spec.model.name, dataset=data.meta.name)
+    write_yaml(best_dir / "params.yaml", {"model": spec.model.name, "model_params": {**spec.model.params, **split_params(params)["model"]},
+                                          "training": {**spec.training, **split_params(params)["training"]}, "trial": best.number})
+    write_json(best_dir / "metrics.json", metrics)
+    out_res.best_dir, out_res.best_params, out_res.metrics = best_dir, params, metrics
+    return out_res
+
+
+def _best_row(result: TuneResult) -> Any:
+    if result.multi_objective:
+        front = result.pareto
+        return front[0] if front else None
+    t = result.best_trial
+    if t is None:
+        return None
+    return next(r for r in result.trials if r.number == t.number)

@@ -1,0 +1,117 @@
+"""Every check of a spec, before anything runs: all problems listed at once, each with its key path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from autoopt.exceptions import InvalidSpecError
+from autoopt.models import check_model_params, model_params
+from autoopt.schedulers import schedulers
+from autoopt.search import parse_constraints
+from autoopt.space import Space
+from autoopt.spec import Spec, TransferSpec, read_spec
+from autoopt.strategies import strategies
+from autoopt.training import TrainConfig
+
+__all__ = ["load_spec", "SECTIONS", "split_params"]
+
+SECTIONS = ("model", "training", "transfer")
+STATIC_METRICS = ("params", "macs")
+
+
+def split_params(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"model.width": 32, "training.lr": 0.1}`` -> ``{"model": {"width": 32}, "training": {"lr": 0.1}, ...}``."""
+    out: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    for name, value in params.items():
+        section, _, key = name.partition(".")
+        out[section][key] = value
+    return out
+
+
+def _collect(errors: list[str], fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except InvalidSpecError as e:
+        errors.extend(e.errors or [str(e)])
+        return None
+
+
+def load_spec(source: str | Path | Mapping[str, Any], **overrides: Any) -> Spec:
+    """Read a spec and check everything a run will need, listing every problem at once.
+
+    Args:
+        source: a YAML path or a mapping.
+        **overrides: ``search.*`` values from the command line (``trials``, ``timeout``, ``jobs``,
+            ``strategy``, ``scheduler``) and ``seed``; ``None`` values are ignored.
+
+    Raises:
+        InvalidSpecError: one line per problem, e.g. ``search.space.model.widht: model 'cnn' has no
+            parameter 'widht'; expected one of: ...``.
+    """
+    spec = read_spec(source)
+    search_over = {k: v for k, v in overrides.items() if v is not None and k != "seed"}
+    if search_over:
+        merged = {**spec.search.model_dump(), **search_over}
+        spec = read_spec({**spec.model_dump(mode="python"), "search": merged})
+    if overrides.get("seed") is not None:
+        spec = spec.model_copy(update={"seed": overrides["seed"]})
+
+    errors: list[str] = []
+    _collect(errors, TrainConfig, **spec.training)
+    space = _collect(errors, Space.from_dict, spec.search.space, key="search.space")
+    accepted_model = _collect(errors, model_params, spec.model.name)
+    searched: dict[str, set[str]] = {s: set() for s in SECTIONS}
+    if space is not None:
+        for name in space.names:
+            section, dot, key = name.partition(".")
+            where = f"search.space.{name}"
+            if not dot or section not in SECTIONS:
+                errors.append(
+                    f"{where}: searched parameters are named '<section>.<key>' with section one of "
+                    f"{', '.join(SECTIONS)} (e.g. 'training.lr', 'model.width')"
+                )
+                continue
+            searched[section].add(key)
+            if section == "training" and key not in TrainConfig.model_fields:
+                errors.append(
+                    f"{where}: 'training' has no field {key!r}; expected one of: {', '.join(sorted(TrainConfig.model_fields))}"
+                )
+            elif section == "transfer" and key not in TransferSpec.model_fields:
+                errors.append(f"{where}: 'transfer' has no field {key!r}; expected one of: freeze, backbone_lr_mult")
+            elif section == "model" and accepted_model is not None and key not in accepted_model and not _takes_any(spec):
+                errors.append(
+                    f"{where}: model {spec.model.name!r} has no parameter {key!r}; expected one of: "
+                    f"{', '.join(sorted(accepted_model))}"
+                )
+    if accepted_model is not None:
+        given = {**spec.model.params, **{k: None for k in searched["model"]}}
+        _collect(errors, check_model_params, spec.model.name, given, key="model.params")
+    _collect(errors, strategies.get, spec.search.strategy, key="search.strategy")
+    _collect(errors, schedulers.get, spec.search.scheduler or "none", key="search.scheduler")
+    _collect(errors, parse_constraints, spec.search.constraints)
+    for i, obj in enumerate(spec.search.objectives):
+        if not (obj.metric.startswith("val_") or obj.metric in STATIC_METRICS):
+            errors.append(
+                f"search.objectives.{i}.metric: {obj.metric!r} is not a trial metric; use 'val_<metric>' "
+                f"(e.g. val_accuracy, val_loss, val_mse) or one of: {', '.join(STATIC_METRICS)}"
+            )
+    if len(spec.search.objectives) == 0:
+        errors.append("search.objectives: give at least one objective")
+    if spec.transfer is not None and not Path(spec.transfer.checkpoint).is_file():
+        errors.append(f"transfer.checkpoint: file {str(spec.transfer.checkpoint)!r} does not exist")
+    if spec.search.trials is None and spec.search.timeout is None:
+        errors.append("search.trials: give a trial budget (search.trials) or a time budget (search.timeout)")
+    if errors:
+        raise InvalidSpecError(errors=errors)
+    return spec
+
+
+def _takes_any(spec: Spec) -> bool:
+    """User builders with ``**kwargs`` accept any parameter."""
+    try:
+        check_model_params(spec.model.name, {"__autoopt_probe__": 1})
+        return True
+    except InvalidSpecError:
+        return False

@@ -1,0 +1,142 @@
+"""The spec: one YAML file naming data, model, training, transfer and search; validated up front.
+
+Stage-specific sections (``training``) are kept as mappings here and validated by their stage's own
+config type when the pipeline builds the stage inputs, so this ground-floor module never imports a
+stage; ``autoopt.pipeline.load_spec`` runs every check and lists all problems at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from autoopt.data import DataConfig
+from autoopt.exceptions import InvalidSpecError
+
+__all__ = ["Spec", "ModelSpec", "TransferSpec", "SearchSpec", "ObjectiveSpec", "read_spec", "spec_errors"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(_Strict):
+    """``model:``: a registered builder (``autoopt list models``) or ``package.module:function``, and its
+    fixed parameters. Searched parameters go in ``search.space`` as ``model.<param>``."""
+
+    name: str = "cnn"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TransferSpec(_Strict):
+    """``transfer:``: start from a local checkpoint (safetensors, or ``.pt`` loaded with weights_only)."""
+
+    checkpoint: Path
+    freeze: str = "none"
+    backbone_lr_mult: float = Field(1.0, gt=0)
+    unfreeze_every: int | None = Field(None, ge=1)
+
+
+class ObjectiveSpec(_Strict):
+    """One objective: a metric of a trial and its direction.
+
+    Metrics: ``val_<metric>`` (e.g. ``val_accuracy``, ``val_loss``, ``val_mse``), ``params``, ``macs``.
+    """
+
+    metric: str = "val_accuracy"
+    direction: Literal["minimize", "maximize", "auto"] = "auto"
+
+    def resolved_direction(self) -> str:
+        if self.direction != "auto":
+            return self.direction
+        minimize = ("loss", "mse", "rmse", "mae", "params", "macs", "latency")
+        return "minimize" if any(self.metric.endswith(m) for m in minimize) else "maximize"
+
+
+class SearchSpec(_Strict):
+    """``search:``: the strategy, scheduler, budget, objectives, constraints and space."""
+
+    strategy: str = "auto"
+    scheduler: str | None = "asha"
+    trials: int | None = Field(20, ge=0)
+    timeout: float | None = Field(None, gt=0)
+    jobs: int = Field(1, ge=1)
+    deterministic: bool = False
+    objectives: list[ObjectiveSpec] = Field(default_factory=lambda: [ObjectiveSpec()])
+    constraints: list[str] = Field(default_factory=list)
+    space: dict[str, Any] = Field(default_factory=dict)
+    strategy_options: dict[str, Any] = Field(default_factory=dict)
+    scheduler_options: dict[str, Any] = Field(default_factory=dict)
+    storage: str | None = None
+    retrain_best: bool = False
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, Mapping) else v
+
+
+class Spec(_Strict):
+    """The whole spec of ``autoopt tune SPEC.yaml`` (and, later, ``autoopt run``)."""
+
+    name: str = "run"
+    seed: int = 0
+    threads: int | None = Field(None, ge=1)  # intra-op threads per trial process; None: cores / search.jobs
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    transfer: TransferSpec | None = None
+    training: dict[str, Any] = Field(default_factory=dict)
+    search: SearchSpec = Field(default_factory=SearchSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not v or "/" in v or v.startswith("."):
+            raise ValueError(f"must be a plain folder name (no '/', not starting with '.'), got {v!r}")
+        return v
+
+
+def spec_errors(exc: ValidationError) -> list[str]:
+    """pydantic errors as ``key.path: problem (got value)`` lines."""
+    out = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        got = e.get("input")
+        tail = "" if e["type"] in ("extra_forbidden", "missing") or isinstance(got, (dict, list)) else f" (got {got!r})"
+        out.append(f"{loc}: {msg}{tail}")
+    return out
+
+
+def read_spec(source: str | Path | Mapping[str, Any]) -> Spec:
+    """Read and validate a spec (a YAML path or a mapping); every problem is listed with its key path.
+
+    Raises:
+        InvalidSpecError: the file is missing or not YAML, or the spec is invalid.
+    """
+    if isinstance(source, Mapping):
+        data: Any = dict(source)
+        where = "spec"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InvalidSpecError(f"spec file {str(path)!r} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise InvalidSpecError(f"{path}: not valid YAML: {e}") from None
+        where = str(path)
+    if not isinstance(data, Mapping):
+        raise InvalidSpecError(f"{where}: expected a mapping of sections (data, model, training, search), got {type(data).__name__}")
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidSpecError(errors=spec_errors(exc)) from None
