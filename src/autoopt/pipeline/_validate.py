@@ -38,11 +38,12 @@ def _collect(errors: list[str], fn: Any, *args: Any, **kwargs: Any) -> Any:
         return None
 
 
-def load_spec(source: str | Path | Mapping[str, Any], **overrides: Any) -> Spec:
+def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = True, **overrides: Any) -> Spec:
     """Read a spec and check everything a run will need, listing every problem at once.
 
     Args:
         source: a YAML path or a mapping.
+        check_files: also check that files the spec names (a transfer checkpoint) exist.
         **overrides: ``search.*`` values from the command line (``trials``, ``timeout``, ``jobs``,
             ``strategy``, ``scheduler``) and ``seed``; ``None`` values are ignored.
 
@@ -99,7 +100,7 @@ def load_spec(source: str | Path | Mapping[str, Any], **overrides: Any) -> Spec:
             )
     if len(spec.search.objectives) == 0:
         errors.append("search.objectives: give at least one objective")
-    if spec.transfer is not None and not Path(spec.transfer.checkpoint).is_file():
+    if check_files and spec.transfer is not None and not Path(spec.transfer.checkpoint).is_file():
         errors.append(f"transfer.checkpoint: file {str(spec.transfer.checkpoint)!r} does not exist")
     if spec.search.trials is None and spec.search.timeout is None:
         errors.append("search.trials: give a trial budget (search.trials) or a time budget (search.timeout)")
