@@ -55,8 +55,12 @@ def run(dataset: str, strategy: str, scheduler: str | None, trials: int, seed: i
     spec["name"] = f"{dataset}_{strategy}_{scheduler or 'none'}_{seed}"
     spec["search"].update(strategy=strategy, scheduler=scheduler, trials=trials)
     if dataset == "fashion":
-        spec["data"] = {"name": "fashion-mnist", "path": str(FASHION), "holdout_last": 2000,
-                        "split": {"train": 0.85, "val": 0.15, "test": 0.0}}
+        spec["data"] = {
+            "name": "fashion-mnist",
+            "path": str(FASHION),
+            "holdout_last": 2000,
+            "split": {"train": 0.85, "val": 0.15, "test": 0.0},
+        }
         spec["training"]["epochs"] = 6
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spec.yaml"
@@ -66,11 +70,19 @@ def run(dataset: str, strategy: str, scheduler: str | None, trials: int, seed: i
         res = tune_spec(path, out=Path(tmp) / "run", progress=probe)
         wall = time.time() - t0
     return {
-        "dataset": dataset, "strategy": strategy, "scheduler": scheduler or "none", "seed": seed, "trials": trials,
-        "wall_s": round(wall, 1), "test_accuracy": res.metrics.get("test_accuracy"),
-        "val_accuracy": res.metrics.get("val_accuracy"), "counts": res.search.counts(),
-        "rss_mb_after_5": probe.rss.get(5), "rss_mb_after_last": probe.rss.get(trials),
-        "threads": threads, "cpu": os.cpu_count(),
+        "dataset": dataset,
+        "strategy": strategy,
+        "scheduler": scheduler or "none",
+        "seed": seed,
+        "trials": trials,
+        "wall_s": round(wall, 1),
+        "test_accuracy": res.metrics.get("test_accuracy"),
+        "val_accuracy": res.metrics.get("val_accuracy"),
+        "counts": res.search.counts(),
+        "rss_mb_after_5": probe.rss.get(5),
+        "rss_mb_after_last": probe.rss.get(trials),
+        "threads": threads,
+        "cpu": os.cpu_count(),
     }
 
 

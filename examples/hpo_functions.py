@@ -1,6 +1,6 @@
 """Objectives for `autoopt tune` on Python functions (no data needed).
 
-    autoopt tune examples/hpo_functions.py:branin --space examples/branin_space.yaml --trials 30
+autoopt tune examples/hpo_functions.py:branin --space examples/branin_space.yaml --trials 30
 """
 
 from __future__ import annotations

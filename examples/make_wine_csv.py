@@ -19,7 +19,9 @@ def main(out: str = "examples/data/wine.csv") -> Path:
     frame["cultivar"] = [bunch.target_names[t] for t in bunch.target]
     frame = frame.drop(columns=["target"])
     # A categorical feature (string-valued), to show one-hot encoding: an alcohol band.
-    frame["alcohol_band"] = pd.cut(frame["alcohol"], bins=[0, 12.5, 13.5, 20], labels=["low", "mid", "high"]).astype(str)
+    frame["alcohol_band"] = pd.cut(
+        frame["alcohol"], bins=[0, 12.5, 13.5, 20], labels=["low", "mid", "high"]
+    ).astype(str)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)

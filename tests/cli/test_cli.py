@@ -35,8 +35,22 @@ def files(tmp_path):
 
 def test_tune_python_objective_json(files):
     out = files / "run"
-    res = runner.invoke(app, ["tune", f"{files}/obj.py:f", "--space", f"{files}/space.yaml", "--trials", "8", "--seed", "0",
-                              "--out", str(out), "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "tune",
+            f"{files}/obj.py:f",
+            "--space",
+            f"{files}/space.yaml",
+            "--trials",
+            "8",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["counts"] == {"COMPLETE": 8} and abs(data["best_params"]["x"] - 1) < 1.5
@@ -46,7 +60,20 @@ def test_tune_python_objective_json(files):
 
 def test_tune_prints_a_table_and_show_reads_the_run(files):
     out = files / "run"
-    res = runner.invoke(app, ["tune", f"{files}/obj.py:f", "--space", f"{files}/space.yaml", "--trials", "5", "--out", str(out), "--quiet"])
+    res = runner.invoke(
+        app,
+        [
+            "tune",
+            f"{files}/obj.py:f",
+            "--space",
+            f"{files}/space.yaml",
+            "--trials",
+            "5",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "Top 5 trials" in res.stdout and "best params" in res.stdout
     res = runner.invoke(app, ["show", str(out), "--top", "2"])
@@ -54,9 +81,26 @@ def test_tune_prints_a_table_and_show_reads_the_run(files):
 
 
 def test_multi_objective_with_constraint_from_cli(files):
-    res = runner.invoke(app, ["tune", f"{files}/obj.py:mo", "--space", f"{files}/space.yaml", "--trials", "10",
-                              "--directions", "minimize,minimize", "--metrics", "err,size", "--constraint", "size <= 20",
-                              "--out", str(files / "mo"), "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "tune",
+            f"{files}/obj.py:mo",
+            "--space",
+            f"{files}/space.yaml",
+            "--trials",
+            "10",
+            "--directions",
+            "minimize,minimize",
+            "--metrics",
+            "err,size",
+            "--constraint",
+            "size <= 20",
+            "--out",
+            str(files / "mo"),
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     front = json.loads(res.stdout)["pareto"]
     assert front and all(row["metrics"]["size"] <= 20 for row in front)
@@ -71,15 +115,39 @@ def test_multi_objective_with_constraint_from_cli(files):
     ],
 )
 def test_bad_input_is_one_clear_line(files, args, message):
-    res = runner.invoke(app, ["tune", f"{files}/obj.py:f", "--space", f"{files}/space.yaml", "--trials", "2",
-                              "--out", str(files / "r"), *args])
+    res = runner.invoke(
+        app,
+        [
+            "tune",
+            f"{files}/obj.py:f",
+            "--space",
+            f"{files}/space.yaml",
+            "--trials",
+            "2",
+            "--out",
+            str(files / "r"),
+            *args,
+        ],
+    )
     assert res.exit_code == 2
     assert message in res.output and "Traceback" not in res.output and "pw@" not in res.output
 
 
 def test_bad_space_and_target(files):
     (files / "bad.yaml").write_text("x: {low: 2.0, high: 1.0}\n")
-    res = runner.invoke(app, ["tune", f"{files}/obj.py:f", "--space", f"{files}/bad.yaml", "--trials", "2", "--out", str(files / "r")])
+    res = runner.invoke(
+        app,
+        [
+            "tune",
+            f"{files}/obj.py:f",
+            "--space",
+            f"{files}/bad.yaml",
+            "--trials",
+            "2",
+            "--out",
+            str(files / "r"),
+        ],
+    )
     assert res.exit_code == 2 and "search.space.x: 'low' (2.0) must be below 'high' (1.0)" in res.output
     res = runner.invoke(app, ["tune", f"{files}/obj.py:g", "--trials", "2"])
     assert res.exit_code == 2 and "has no function 'g'; it defines: f, mo" in res.output
@@ -89,17 +157,49 @@ def test_bad_space_and_target(files):
 
 def test_list():
     res = runner.invoke(app, ["list", "strategies"])
-    assert res.exit_code == 0 and res.stdout.split() == ["auto", "bayes", "cmaes", "evolution", "grid", "qmc", "random", "tpe"]
+    assert res.exit_code == 0 and res.stdout.split() == [
+        "auto",
+        "bayes",
+        "cmaes",
+        "evolution",
+        "grid",
+        "qmc",
+        "random",
+        "tpe",
+    ]
 
 
 @pytest.mark.slow
 def test_ctrl_c_keeps_results_and_rerun_resumes(files):
     (files / "space2.yaml").write_text(SPACE + "  sleep: 0.4\n")
-    cmd = [sys.executable, "-m", "autoopt", "tune", f"{files}/obj.py:f", "--space", f"{files}/space2.yaml",
-           "--trials", "8", "--seed", "0", "--out", str(files / "run"), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autoopt",
+        "tune",
+        f"{files}/obj.py:f",
+        "--space",
+        f"{files}/space2.yaml",
+        "--trials",
+        "8",
+        "--seed",
+        "0",
+        "--out",
+        str(files / "run"),
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(4.0)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    # Interrupt once at least one trial has finished (polling the run's study, whatever the load).
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if (files / "run" / "study.db").exists():
+            shown = runner.invoke(app, ["show", str(files / "run"), "--json"])
+            if shown.exit_code == 0 and json.loads(shown.stdout)["counts"].get("COMPLETE", 0) >= 1:
+                break
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out

@@ -73,13 +73,31 @@ def test_rerun_resumes_the_study(tmp_path):
         ({"data": {"name": "digitz"}}, "data.name"),
         ({"model": {"name": "transformer"}}, "model.name: unknown model 'transformer'"),
         ({"training": {"optimizer": "lion"}}, "training.optimizer"),
-        ({"data": {"name": "digits", "split": {"train": 0.5, "val": 0.2, "test": 0.2}}}, "data.split: train + val + test must sum to 1"),
-        ({"search": {"space": {"model.widht": [1, 2]}}}, "search.space.model.widht: model 'cnn' has no parameter 'widht'"),
-        ({"search": {"space": {"training.lrr": [0.1]}}}, "search.space.training.lrr: 'training' has no field 'lrr'"),
-        ({"search": {"space": {"lr": [0.1]}}}, "search.space.lr: searched parameters are named '<section>.<key>'"),
+        (
+            {"data": {"name": "digits", "split": {"train": 0.5, "val": 0.2, "test": 0.2}}},
+            "data.split: train + val + test must sum to 1",
+        ),
+        (
+            {"search": {"space": {"model.widht": [1, 2]}}},
+            "search.space.model.widht: model 'cnn' has no parameter 'widht'",
+        ),
+        (
+            {"search": {"space": {"training.lrr": [0.1]}}},
+            "search.space.training.lrr: 'training' has no field 'lrr'",
+        ),
+        (
+            {"search": {"space": {"lr": [0.1]}}},
+            "search.space.lr: searched parameters are named '<section>.<key>'",
+        ),
         ({"search": {"strategy": "tpee"}}, "search.strategy: unknown strategy 'tpee'"),
-        ({"search": {"objectives": {"metric": "accuracy"}}}, "search.objectives.0.metric: 'accuracy' is not a trial metric"),
-        ({"transfer": {"checkpoint": "/nope.safetensors"}}, "transfer.checkpoint: file '/nope.safetensors' does not exist"),
+        (
+            {"search": {"objectives": {"metric": "accuracy"}}},
+            "search.objectives.0.metric: 'accuracy' is not a trial metric",
+        ),
+        (
+            {"transfer": {"checkpoint": "/nope.safetensors"}},
+            "transfer.checkpoint: file '/nope.safetensors' does not exist",
+        ),
         ({"bogus": 1}, "bogus: unknown key"),
     ],
 )
@@ -95,13 +113,22 @@ def test_spec_errors_name_the_key_before_training(tmp_path, change, message):
 def test_a_missing_csv_column_is_named(tmp_path):
     csv = tmp_path / "t.csv"
     csv.write_text("a,b,label\n" + "\n".join(f"{i},{i % 3},{i % 2}" for i in range(40)))
-    spec = {**TINY, "data": {"name": "csv", "path": str(csv), "target": "labl"}, "model": {"name": "mlp"}, "search": {"trials": 1}}
+    spec = {
+        **TINY,
+        "data": {"name": "csv", "path": str(csv), "target": "labl"},
+        "model": {"name": "mlp"},
+        "search": {"trials": 1},
+    }
     with pytest.raises(Exception, match="data.target"):
         tune_spec(write(tmp_path, spec), out=tmp_path / "run")
 
 
 def test_several_errors_are_listed_at_once(tmp_path):
-    spec = {**TINY, "training": {"lr": -1, "optimizer": "lion"}, "search": {"strategy": "x", "space": {"model.widht": [1]}}}
+    spec = {
+        **TINY,
+        "training": {"lr": -1, "optimizer": "lion"},
+        "search": {"strategy": "x", "space": {"model.widht": [1]}},
+    }
     with pytest.raises(InvalidSpecError) as e:
         load_spec(write(tmp_path, spec))
     assert len(e.value.errors) >= 4
@@ -141,12 +168,21 @@ def test_nan_and_out_of_memory_fail_the_trial_and_the_search_goes_on(tmp_path, m
     spec = {
         **TINY,
         "model": {"name": "user_models_mod:build"},
-        "search": {"strategy": "grid", "scheduler": "none", "trials": 2, "space": {"model.explode": ["no", mode]}},
+        "search": {
+            "strategy": "grid",
+            "scheduler": "none",
+            "trials": 2,
+            "space": {"model.explode": ["no", mode]},
+        },
     }
     r = tune_spec(write(tmp_path, spec), out=tmp_path / "run")
     rows = {t.params["model.explode"]: t for t in r.search.trials}
     assert rows["no"].state == "COMPLETE"
-    assert rows[mode].state == "FAIL" and reason in rows[mode].reason.lower() and "TrainingError" in rows[mode].reason
+    assert (
+        rows[mode].state == "FAIL"
+        and reason in rows[mode].reason.lower()
+        and "TrainingError" in rows[mode].reason
+    )
     assert r.metrics["trial"] == rows["no"].number
 
 

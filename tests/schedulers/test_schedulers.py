@@ -6,7 +6,14 @@ import pytest
 
 import autoopt
 from autoopt.exceptions import ObjectiveError, UnknownNameError
-from autoopt.schedulers import MOASHAPruner, MOHyperbandPruner, intermediate_vectors, list_schedulers, make_pruner, nondominated_rank
+from autoopt.schedulers import (
+    MOASHAPruner,
+    MOHyperbandPruner,
+    intermediate_vectors,
+    list_schedulers,
+    make_pruner,
+    nondominated_rank,
+)
 
 SPACE = {"x": {"low": -3.0, "high": 3.0}}
 EPOCHS = 9
@@ -46,7 +53,15 @@ def test_multi_objective_asha_prunes_dominated_trials():
         return a, b
 
     space = {"x": {"low": -6.0, "high": 8.0}}
-    r = autoopt.tune(two, space=space, strategy="random", scheduler="asha", trials=30, seed=0, directions=["minimize", "minimize"])
+    r = autoopt.tune(
+        two,
+        space=space,
+        strategy="random",
+        scheduler="asha",
+        trials=30,
+        seed=0,
+        directions=["minimize", "minimize"],
+    )
     counts = r.counts()
     assert counts.get("PRUNED", 0) >= 10 and counts.get("COMPLETE", 0) >= 2, counts
     # Trials with x in [0, 2] are Pareto-optimal; those outside it (dominated) are the pruned ones.
@@ -64,8 +79,15 @@ def test_multi_objective_other_schedulers(scheduler):
             report([a, b], step=epoch)
         return a, b
 
-    r = autoopt.tune(two, space={"x": {"low": -6.0, "high": 8.0}}, strategy="random", scheduler=scheduler,
-                     trials=30, seed=0, directions=["minimize", "maximize"])
+    r = autoopt.tune(
+        two,
+        space={"x": {"low": -6.0, "high": 8.0}},
+        strategy="random",
+        scheduler=scheduler,
+        trials=30,
+        seed=0,
+        directions=["minimize", "maximize"],
+    )
     assert r.counts().get("PRUNED", 0) >= 3
     assert all(intermediate_vectors(t) for t in r.study.get_trials())
 

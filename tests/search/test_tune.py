@@ -29,14 +29,20 @@ def test_params_objective_and_result():
 
 
 def test_define_by_run_objective_and_maximize():
-    r = autoopt.tune(lambda t: -abs(t.suggest_int("n", 0, 20) - 7), direction="maximize", strategy="tpe", trials=30, seed=1)
+    r = autoopt.tune(
+        lambda t: -abs(t.suggest_int("n", 0, 20) - 7), direction="maximize", strategy="tpe", trials=30, seed=1
+    )
     assert r.best_params == {"n": 7} and r.best_value == 0
 
 
 def test_fixed_values_reach_the_objective_and_best_params():
     seen = []
-    r = autoopt.tune(lambda p: seen.append(p["epochs"]) or p["x"] ** 2, space={"x": {"low": -1.0, "high": 1.0}, "epochs": 3},
-                     trials=3, seed=0)
+    r = autoopt.tune(
+        lambda p: seen.append(p["epochs"]) or p["x"] ** 2,
+        space={"x": {"low": -1.0, "high": 1.0}, "epochs": 3},
+        trials=3,
+        seed=0,
+    )
     assert seen == [3, 3, 3] and r.best_params["epochs"] == 3
 
 
@@ -45,8 +51,15 @@ def test_dict_results_metrics_and_constraints():
         size = p["width"] * 1000
         return {"error": 1.0 / p["width"], "params": size}
 
-    r = autoopt.tune(objective, space={"width": {"low": 1, "high": 100}}, metrics=["error"], constraints=["params <= 40_000"],
-                     strategy="random", trials=40, seed=0)
+    r = autoopt.tune(
+        objective,
+        space={"width": {"low": 1, "high": 100}},
+        metrics=["error"],
+        constraints=["params <= 40_000"],
+        strategy="random",
+        trials=40,
+        seed=0,
+    )
     feasible = [t for t in r.trials if t.metrics["params"] <= 40_000]
     assert feasible and r.best_params["width"] == max(t.params["width"] for t in feasible)
     assert r.best_trial.user_attrs["autoopt:metrics"]["params"] <= 40_000
@@ -54,8 +67,14 @@ def test_dict_results_metrics_and_constraints():
 
 
 def test_constraint_naming_a_missing_metric_fails_the_trial_with_the_fix():
-    r = autoopt.tune(lambda p: p["x"], space={"x": {"low": 0.0, "high": 1.0}}, constraints=["params <= 5"], trials=2,
-                     seed=0, max_initial_failures=0)
+    r = autoopt.tune(
+        lambda p: p["x"],
+        space={"x": {"low": 0.0, "high": 1.0}},
+        constraints=["params <= 5"],
+        trials=2,
+        seed=0,
+        max_initial_failures=0,
+    )
     assert all(t.state == "FAIL" for t in r.trials)
     assert "constraint 'params <= 5': the trial has no metric or parameter 'params'" in r.trials[0].reason
 
@@ -69,8 +88,14 @@ def test_multi_objective_returns_the_pareto_front():
     def objective(p):
         return p["x"] ** 2, (p["x"] - 2) ** 2
 
-    r = autoopt.tune(objective, space={"x": {"low": -4.0, "high": 6.0}}, directions=["minimize", "minimize"],
-                     metrics=["a", "b"], trials=30, seed=0)
+    r = autoopt.tune(
+        objective,
+        space={"x": {"low": -4.0, "high": 6.0}},
+        directions=["minimize", "minimize"],
+        metrics=["a", "b"],
+        trials=30,
+        seed=0,
+    )
     front = r.pareto
     assert len(front) >= 3
     for row in front:  # nothing in the front is dominated by any complete trial
@@ -105,7 +130,9 @@ def test_first_n_failures_stop_with_the_first_traceback():
         calls.append(1)
         raise ValueError("bad data path")
 
-    with pytest.raises(FatalSearchError, match=r"(?s)the first 3 trials all failed.*trial 0.*ValueError: bad data path"):
+    with pytest.raises(
+        FatalSearchError, match=r"(?s)the first 3 trials all failed.*trial 0.*ValueError: bad data path"
+    ):
         autoopt.tune(objective, space=SPACE, trials=50, max_initial_failures=3)
     assert len(calls) == 3
 
@@ -158,7 +185,9 @@ def test_interrupt_marks_the_running_trial_and_keeps_results(tmp_path):
 
 def test_timeout_budget():
     t0 = time.time()
-    r = autoopt.tune(lambda p: time.sleep(0.05) or sphere(p), space=SPACE, timeout=0.5, strategy="random", seed=0)
+    r = autoopt.tune(
+        lambda p: time.sleep(0.05) or sphere(p), space=SPACE, timeout=0.5, strategy="random", seed=0
+    )
     assert 2 <= len(r.trials) <= 15 and time.time() - t0 < 3
 
 
@@ -169,8 +198,16 @@ def _slow_sphere(p):
 
 @pytest.mark.parametrize("storage_name", ["study.db", "study.log"])
 def test_parallel_jobs_no_duplicated_or_lost_trials(tmp_path, storage_name):
-    r = autoopt.tune(_slow_sphere, space=SPACE, strategy="random", trials=12, jobs=2, seed=0, storage=tmp_path / storage_name,
-                     study_name="p")
+    r = autoopt.tune(
+        _slow_sphere,
+        space=SPACE,
+        strategy="random",
+        trials=12,
+        jobs=2,
+        seed=0,
+        storage=tmp_path / storage_name,
+        study_name="p",
+    )
     numbers = [t.number for t in r.trials]
     assert numbers == list(range(12)) and r.counts() == {"COMPLETE": 12}
     assert len({(t.params["x"], t.params["y"]) for t in r.trials}) == 12
@@ -191,17 +228,31 @@ def test_parallel_really_uses_two_processes(tmp_path):
         time.sleep(0.1)
         return sphere(p)
 
-    autoopt.tune(objective, space=SPACE, strategy="random", trials=6, jobs=2, seed=0, storage=tmp_path / "s.db")
+    autoopt.tune(
+        objective, space=SPACE, strategy="random", trials=6, jobs=2, seed=0, storage=tmp_path / "s.db"
+    )
     assert len(list(pids.iterdir())) == 2 and str(os.getpid()) not in os.listdir(pids)
 
 
 def test_deterministic_parallel_mode_reproduces_trials(tmp_path):
     def run(name):
-        return autoopt.tune(_pid_objective, space=SPACE, strategy="tpe", scheduler="asha", trials=10, jobs=2,
-                            deterministic=True, seed=7, storage=tmp_path / "d.db", study_name=name)
+        return autoopt.tune(
+            _pid_objective,
+            space=SPACE,
+            strategy="tpe",
+            scheduler="asha",
+            trials=10,
+            jobs=2,
+            deterministic=True,
+            seed=7,
+            storage=tmp_path / "d.db",
+            study_name=name,
+        )
 
     a, b = run("a"), run("b")
-    assert [(t.params, t.state, t.values) for t in a.trials] == [(t.params, t.state, t.values) for t in b.trials]
+    assert [(t.params, t.state, t.values) for t in a.trials] == [
+        (t.params, t.state, t.values) for t in b.trials
+    ]
     assert [t.number for t in a.trials] == list(range(10))
 
 
@@ -234,8 +285,12 @@ def test_bad_arguments(kwargs, match):
 
 def test_resume_with_other_directions_is_refused(tmp_path):
     autoopt.tune(sphere, space=SPACE, trials=1, storage=tmp_path / "s.db", study_name="s")
-    with pytest.raises(InvalidSpecError, match=r"already exists in this storage with directions \['minimize'\]"):
-        autoopt.tune(sphere, space=SPACE, trials=2, storage=tmp_path / "s.db", study_name="s", direction="maximize")
+    with pytest.raises(
+        InvalidSpecError, match=r"already exists in this storage with directions \['minimize'\]"
+    ):
+        autoopt.tune(
+            sphere, space=SPACE, trials=2, storage=tmp_path / "s.db", study_name="s", direction="maximize"
+        )
 
 
 def test_storage_that_cannot_be_opened_names_the_url_without_password(tmp_path):

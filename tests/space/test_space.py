@@ -33,7 +33,9 @@ def test_yaml_forms_map_to_optuna_distributions(tmp_path):
 
 
 def test_python_definition_equals_yaml():
-    py = Space({"lr": Float(1e-4, 0.1, log=True), "n": Int(1, 4), "opt": Categorical(["sgd", "adam"]), "e": Fixed(3)})
+    py = Space(
+        {"lr": Float(1e-4, 0.1, log=True), "n": Int(1, 4), "opt": Categorical(["sgd", "adam"]), "e": Fixed(3)}
+    )
     yml = Space.from_dict(py.to_dict())
     assert py.distributions() == yml.distributions()
     assert py.to_dict() == yml.to_dict()
@@ -42,7 +44,11 @@ def test_python_definition_equals_yaml():
 def test_conditional_parameter_exists_only_when_parent_matches():
     space = Space.from_dict(
         {
-            "momentum": {"low": 0.0, "high": 0.99, "when": {"optimizer": "sgd"}},  # declared before its parent
+            "momentum": {
+                "low": 0.0,
+                "high": 0.99,
+                "when": {"optimizer": "sgd"},
+            },  # declared before its parent
             "optimizer": ["sgd", "adam"],
         }
     )
@@ -77,11 +83,20 @@ def test_all_errors_listed_with_key_paths():
 @pytest.mark.parametrize(
     "spec, match",
     [
-        ({"a": {"type": "complex", "low": 0, "high": 1}}, r"search.space.a.type: unknown parameter type 'complex'"),
+        (
+            {"a": {"type": "complex", "low": 0, "high": 1}},
+            r"search.space.a.type: unknown parameter type 'complex'",
+        ),
         ({"a": {"low": 0.0}}, r"search.space.a: cannot tell the parameter type"),
         ({"a": {"type": "int", "low": 0.5, "high": 3}}, r"search.space.a: 'low' must be an integer, got 0.5"),
-        ({"a": {"low": 1, "high": 2, "when": {"b": "x"}}}, r"search.space.a.when: depends on unknown parameter 'b'"),
-        ({"b": ["x", "y"], "a": {"low": 1, "high": 2, "when": {"b": "z"}}}, r"value\(s\) \['z'\] are not among"),
+        (
+            {"a": {"low": 1, "high": 2, "when": {"b": "x"}}},
+            r"search.space.a.when: depends on unknown parameter 'b'",
+        ),
+        (
+            {"b": ["x", "y"], "a": {"low": 1, "high": 2, "when": {"b": "z"}}},
+            r"value\(s\) \['z'\] are not among",
+        ),
         ({"a": {"type": "float", "low": 1, "high": 2, "step": -1}}, r"'step' must be a positive number"),
     ],
 )
@@ -92,11 +107,16 @@ def test_invalid_spaces(spec, match):
 
 def test_condition_cycle_is_rejected():
     with pytest.raises(InvalidSpaceError, match="cycle"):
-        Space.from_dict({"a": {"choices": [1, 2], "when": {"b": 1}}, "b": {"choices": [1, 2], "when": {"a": 1}}})
+        Space.from_dict(
+            {"a": {"choices": [1, 2], "when": {"b": 1}}, "b": {"choices": [1, 2], "when": {"a": 1}}}
+        )
 
 
 def test_grid_needs_finite_values():
-    assert Space.from_dict({"a": [1, 2], "b": {"low": 0, "high": 4, "step": 2}}).grid() == {"a": [1, 2], "b": [0, 2, 4]}
+    assert Space.from_dict({"a": [1, 2], "b": {"low": 0, "high": 4, "step": 2}}).grid() == {
+        "a": [1, 2],
+        "b": [0, 2, 4],
+    }
     with pytest.raises(InvalidSpaceError, match="search.space.lr: grid search needs a finite set of values"):
         Space.from_dict({"lr": {"low": 0.0, "high": 1.0}}).grid()
 
@@ -112,7 +132,9 @@ _entry = st.one_of(
     st.lists(_values, max_size=4),
     st.dictionaries(
         st.sampled_from(["type", "low", "high", "log", "step", "choices", "value", "when", "x"]),
-        st.one_of(_values, st.lists(_values, max_size=3), st.dictionaries(st.text(max_size=3), _values, max_size=2)),
+        st.one_of(
+            _values, st.lists(_values, max_size=3), st.dictionaries(st.text(max_size=3), _values, max_size=2)
+        ),
         max_size=5,
     ),
 )

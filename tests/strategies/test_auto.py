@@ -2,7 +2,11 @@ from __future__ import annotations
 
 import optuna
 import pytest
-from optuna.testing.pytest_samplers import BasicSamplerTestCase, MultiObjectiveSamplerTestCase, RelativeSamplerTestCase
+from optuna.testing.pytest_samplers import (
+    BasicSamplerTestCase,
+    MultiObjectiveSamplerTestCase,
+    RelativeSamplerTestCase,
+)
 
 import autoopt
 from autoopt.strategies import AutoSampler, SpaceSummary, choose_strategy
@@ -48,8 +52,12 @@ def test_auto_records_its_choice_and_switches_from_gp_to_cmaes():
 
 
 def test_auto_uses_tpe_for_categorical_spaces():
-    r = autoopt.tune(lambda p: {"a": 0.0, "b": 1.0}[p["c"]] + p["x"] ** 2,
-                     space={"c": ["a", "b"], "x": {"low": -1.0, "high": 1.0}}, trials=5, seed=0)
+    r = autoopt.tune(
+        lambda p: {"a": 0.0, "b": 1.0}[p["c"]] + p["x"] ** 2,
+        space={"c": ["a", "b"], "x": {"low": -1.0, "high": 1.0}},
+        trials=5,
+        seed=0,
+    )
     assert {t.system_attrs[STRATEGY_ATTR] for t in r.study.get_trials()} == {"tpe"}
 
 

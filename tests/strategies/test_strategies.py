@@ -40,7 +40,9 @@ def test_same_seed_same_trials(strategy):
 # Model-based strategies should beat random search at equal budget. Medians over 5 seeds; the margin
 # (strategy median below 60% of random's) held for every seed set we tried.
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy, trials", [("tpe", 40), ("cmaes", 40), ("evolution", 40), ("bayes", 20), ("auto", 20)])
+@pytest.mark.parametrize(
+    "strategy, trials", [("tpe", 40), ("cmaes", 40), ("evolution", 40), ("bayes", 20), ("auto", 20)]
+)
 def test_strategy_beats_random(strategy, trials):
     seeds = range(5)
     ours = statistics.median(_best(strategy, s, trials) for s in seeds)
@@ -49,7 +51,10 @@ def test_strategy_beats_random(strategy, trials):
 
 
 def test_unknown_strategy_lists_valid_names():
-    with pytest.raises(UnknownNameError, match=r"search.strategy: unknown strategy 'tpee'; expected one of: auto, .*tpe.*Did you mean 'tpe'\?"):
+    with pytest.raises(
+        UnknownNameError,
+        match=r"search.strategy: unknown strategy 'tpee'; expected one of: auto, .*tpe.*Did you mean 'tpe'\?",
+    ):
         make_sampler("tpee")
 
 
@@ -61,7 +66,9 @@ def test_grid_without_space_is_a_clear_error():
 def test_grid_covers_the_whole_grid():
     space = {"a": [1, 2, 3], "b": ["x", "y"]}
     r = autoopt.tune(lambda p: p["a"], space=space, strategy="grid", trials=6, seed=0)
-    assert sorted((t.params["a"], t.params["b"]) for t in r.trials) == [(a, b) for a in (1, 2, 3) for b in ("x", "y")]
+    assert sorted((t.params["a"], t.params["b"]) for t in r.trials) == [
+        (a, b) for a in (1, 2, 3) for b in ("x", "y")
+    ]
 
 
 def test_strategy_options_reach_the_sampler():

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import optuna
 import typer
@@ -42,36 +42,63 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 @app.command("tune")
 def tune_cmd(
-    target: Annotated[str, typer.Argument(help="'file.py:function' / 'package.module:function' objective, or a spec YAML.")],
-    space: Annotated[Optional[Path], typer.Option(help="Search space YAML (for a Python objective).")] = None,
-    strategy: Annotated[Optional[str], typer.Option(help="Search strategy (see 'autoopt list').")] = None,
-    scheduler: Annotated[Optional[str], typer.Option(help="Early stopping: none, median, asha, hyperband.")] = None,
-    trials: Annotated[Optional[int], typer.Option(help="Total trials of the study (resumes up to it).")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="Seconds after which no new trial starts.")] = None,
-    jobs: Annotated[Optional[int], typer.Option(help="Parallel trials, one process each.")] = None,
+    target: Annotated[
+        str, typer.Argument(help="'file.py:function' / 'package.module:function' objective, or a spec YAML.")
+    ],
+    space: Annotated[Path | None, typer.Option(help="Search space YAML (for a Python objective).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Search strategy (see 'autoopt list').")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Early stopping: none, median, asha, hyperband.")
+    ] = None,
+    trials: Annotated[int | None, typer.Option(help="Total trials of the study (resumes up to it).")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds after which no new trial starts.")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Parallel trials, one process each.")] = None,
     deterministic: Annotated[bool, typer.Option(help="With --jobs: same seed, same trials.")] = False,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the search.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the search.")] = None,
     direction: Annotated[str, typer.Option(help="minimize or maximize (one objective).")] = "minimize",
-    directions: Annotated[Optional[str], typer.Option(help="Comma-separated directions (several objectives).")] = None,
-    metrics: Annotated[Optional[str], typer.Option(help="Comma-separated objective names (keys of a returned dict).")] = None,
-    constraint: Annotated[Optional[list[str]], typer.Option(help="e.g. 'params <= 200000' (repeatable).")] = None,
-    storage: Annotated[Optional[str], typer.Option(help="Storage URL or file; default RUN_DIR/study.db.")] = None,
-    study: Annotated[Optional[str], typer.Option(help="Study name; default the function's name.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run directory; default runs/<study>.")] = None,
+    directions: Annotated[
+        str | None, typer.Option(help="Comma-separated directions (several objectives).")
+    ] = None,
+    metrics: Annotated[
+        str | None, typer.Option(help="Comma-separated objective names (keys of a returned dict).")
+    ] = None,
+    constraint: Annotated[
+        list[str] | None, typer.Option(help="e.g. 'params <= 200000' (repeatable).")
+    ] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Storage URL or file; default RUN_DIR/study.db.")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Study name; default the function's name.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory; default runs/<study>.")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Search hyperparameters of a Python objective, or tune a model from a spec YAML."""
     if target.endswith((".yaml", ".yml")):
-        _guard(lambda: _tune_spec(Path(target), out, storage, quiet, as_json,
-                                  trials=trials, timeout=timeout, jobs=jobs, seed=seed, strategy=strategy, scheduler=scheduler))
+        _guard(
+            lambda: _tune_spec(
+                Path(target),
+                out,
+                storage,
+                quiet,
+                as_json,
+                trials=trials,
+                timeout=timeout,
+                jobs=jobs,
+                seed=seed,
+                strategy=strategy,
+                scheduler=scheduler,
+            )
+        )
         return
 
     def run() -> None:
@@ -83,8 +110,14 @@ def tune_cmd(
         store = storage or str(run_dir / "study.db")
         write_json(
             run_dir / RUN_FILE,
-            {"autoopt": __version__, "kind": "tune", "target": target, "study": name,
-             "storage": redact_url(storage_url_for(store)), "created": time.strftime("%Y-%m-%dT%H:%M:%S")},
+            {
+                "autoopt": __version__,
+                "kind": "tune",
+                "target": target,
+                "study": name,
+                "storage": redact_url(storage_url_for(store)),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            },
         )
         progress = None if (quiet or as_json) else RichProgress(f"tune {name}")
         result = tune(
@@ -116,14 +149,21 @@ def tune_cmd(
     _guard(run)
 
 
-def _tune_spec(path: Path, out: Path | None, storage: str | None, quiet: bool, as_json: bool, **overrides: object) -> None:
+def _tune_spec(
+    path: Path, out: Path | None, storage: str | None, quiet: bool, as_json: bool, **overrides: object
+) -> None:
     from autoopt.pipeline import load_spec, tune_spec  # the deep-learning task: data, model, training
 
     spec = load_spec(path, **overrides)  # every spec error is listed before anything runs
     progress = None if (quiet or as_json) else RichProgress(f"tune {spec.name}")
     res = tune_spec(path, out=out, storage=storage, progress=progress, **overrides)
-    summary = {"run_dir": str(res.run_dir), "best_params": res.best_params, "metrics": res.metrics,
-               "counts": res.search.counts(), "interrupted": res.search.interrupted}
+    summary = {
+        "run_dir": str(res.run_dir),
+        "best_params": res.best_params,
+        "metrics": res.metrics,
+        "counts": res.search.counts(),
+        "interrupted": res.search.interrupted,
+    }
     if as_json:
         print(json.dumps(summary, default=str, indent=2))
     else:
@@ -139,8 +179,8 @@ def _tune_spec(path: Path, out: Path | None, storage: str | None, quiet: bool, a
 @app.command("show")
 def show_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (holds run.json and study.db).")],
-    study: Annotated[Optional[str], typer.Option(help="Study name, when the storage holds several.")] = None,
-    storage: Annotated[Optional[str], typer.Option(help="Storage URL, if not RUN_DIR/study.db.")] = None,
+    study: Annotated[str | None, typer.Option(help="Study name, when the storage holds several.")] = None,
+    storage: Annotated[str | None, typer.Option(help="Storage URL, if not RUN_DIR/study.db.")] = None,
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -156,12 +196,16 @@ def show_cmd(
             meta = json.loads((run_dir / RUN_FILE).read_text())
         store = storage or str(run_dir / "study.db")
         if storage is None and not (run_dir / "study.db").exists():
-            raise InvalidSpecError(f"{run_dir}: no study.db here; pass --storage URL if the study lives elsewhere")
+            raise InvalidSpecError(
+                f"{run_dir}: no study.db here; pass --storage URL if the study lives elsewhere"
+            )
         st = open_storage(store)
         names = [s.study_name for s in optuna.get_all_study_summaries(st, include_best_trial=False)]
         name = study or meta.get("study") or (names[0] if len(names) == 1 else None)
         if name not in names:
-            raise InvalidSpecError(f"--study: choose one of the studies in {store}: {', '.join(names) or '(none)'}")
+            raise InvalidSpecError(
+                f"--study: choose one of the studies in {store}: {', '.join(names) or '(none)'}"
+            )
         s = optuna.load_study(study_name=name, storage=st)
         cfg = s.user_attrs.get("autoopt:config", {})
         n_obj = len(s.directions)

@@ -11,7 +11,14 @@ from typing import Any
 from optuna.study import Study
 from optuna.trial import TrialState
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from autoopt.search import TuneResult
@@ -33,7 +40,7 @@ def result_table(result: TuneResult, k: int = 10, title: str | None = None) -> T
     multi = result.multi_objective
     table = Table(title=title or ("Pareto front" if multi else f"Top {min(k, len(rows))} trials"))
     table.add_column("trial", justify="right")
-    for name, d in zip(result.metrics, result.directions):
+    for name, d in zip(result.metrics, result.directions, strict=False):
         table.add_column(f"{name} ({'max' if d == 'maximize' else 'min'})", justify="right")
     param_names: list[str] = []
     for r in rows:
@@ -74,13 +81,17 @@ def print_summary(result: TuneResult, *, k: int = 10, as_json: bool = False, qui
     counts = result.counts()
     console.print(result_table(result, k))
     console.print(
-        "trials: " + ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items())) + (" (interrupted)" if result.interrupted else "")
+        "trials: "
+        + ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items()))
+        + (" (interrupted)" if result.interrupted else "")
     )
     if not result.multi_objective:
         if result.best_trial is None:
             console.print("[yellow]no feasible complete trial yet[/yellow]")
         else:
-            console.print(f"best: trial {result.best_trial.number}, {result.metrics[0]} = {fmt(result.best_value)}")
+            console.print(
+                f"best: trial {result.best_trial.number}, {result.metrics[0]} = {fmt(result.best_value)}"
+            )
             console.print(f"best params: {result.best_params}")
 
 
@@ -115,7 +126,11 @@ class RichProgress:
         done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL) for t in trials)
         best = "-"
         if len(study.directions) == 1:
-            vals = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+            vals = [
+                t.value
+                for t in trials
+                if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)
+            ]
             if vals:
                 best = fmt(max(vals) if study.direction.name == "MAXIMIZE" else min(vals))
         else:

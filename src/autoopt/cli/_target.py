@@ -17,7 +17,9 @@ from autoopt.exceptions import InvalidSpecError
 
 def load_callable(target: str, *, key: str = "target") -> Callable[..., Any]:
     if ":" not in target:
-        raise InvalidSpecError(f"{key}: expected 'path/to/file.py:function' or 'package.module:function', got {target!r}")
+        raise InvalidSpecError(
+            f"{key}: expected 'path/to/file.py:function' or 'package.module:function', got {target!r}"
+        )
     where, _, attr = target.rpartition(":")
     if where.endswith(".py") or "/" in where:
         path = Path(where)
@@ -39,5 +41,7 @@ def load_callable(target: str, *, key: str = "target") -> Callable[..., Any]:
     fn = getattr(module, attr, None)
     if fn is None or not callable(fn):
         names = sorted(n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n)))
-        raise InvalidSpecError(f"{key}: {where!r} has no function {attr!r}; it defines: {', '.join(names) or 'nothing callable'}")
+        raise InvalidSpecError(
+            f"{key}: {where!r} has no function {attr!r}; it defines: {', '.join(names) or 'nothing callable'}"
+        )
     return fn  # type: ignore[no-any-return]

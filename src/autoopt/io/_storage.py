@@ -33,7 +33,9 @@ def storage_url_for(storage: str | Path) -> str:
     return f"sqlite:///{Path(s).resolve()}"
 
 
-def open_storage(storage: str | Path | BaseStorage | None, *, heartbeat_interval: int | None = None) -> BaseStorage:
+def open_storage(
+    storage: str | Path | BaseStorage | None, *, heartbeat_interval: int | None = None
+) -> BaseStorage:
     """Open a study storage.
 
     Args:
@@ -63,13 +65,18 @@ def open_storage(storage: str | Path | BaseStorage | None, *, heartbeat_interval
         if url.startswith("sqlite:///"):
             path = Path(url[len("sqlite:///") :])
             if not path.parent.exists():
-                raise StorageError(f"storage {shown}: folder {path.parent} does not exist; create it or fix the path")
+                raise StorageError(
+                    f"storage {shown}: folder {path.parent} does not exist; create it or fix the path"
+                )
             _enable_wal(path)
             # Several processes share the file: wait for locks instead of failing at once.
             engine_kwargs = {"connect_args": {"timeout": 60}}
         kwargs = {}
         if heartbeat_interval:
-            kwargs = {"heartbeat_interval": heartbeat_interval, "grace_period": max(3 * heartbeat_interval, 10)}
+            kwargs = {
+                "heartbeat_interval": heartbeat_interval,
+                "grace_period": max(3 * heartbeat_interval, 10),
+            }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExperimentalWarning)
             return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)

@@ -17,7 +17,15 @@ import torch
 from autoopt.data import DataBundle, load_data
 from autoopt.exceptions import AutoOptError
 from autoopt.io import write_json, write_yaml
-from autoopt.models import apply_freeze, build_model, count_macs, count_params, load_checkpoint, param_groups, unfreeze_schedule
+from autoopt.models import (
+    apply_freeze,
+    build_model,
+    count_macs,
+    count_params,
+    load_checkpoint,
+    param_groups,
+    unfreeze_schedule,
+)
 from autoopt.pipeline._validate import STATIC_METRICS, load_spec, split_params
 from autoopt.search import Progress, TuneResult, tune
 from autoopt.space import Space
@@ -144,12 +152,21 @@ def tune_spec(
     model = build_trial_model(spec, params, data)
     load_checkpoint(model, best_dir / "model.safetensors")
     cfg = TrainConfig(**{**spec.training, **split_params(params)["training"]})
-    test = evaluate_model(model, data.test, batch_size=cfg.batch_size * 2, device=cfg.device, task=data.meta.task)
+    test = evaluate_model(
+        model, data.test, batch_size=cfg.batch_size * 2, device=cfg.device, task=data.meta.task
+    )
     metrics = {f"test_{k}": v for k, v in test.items()}
     metrics.update(best.metrics)
     metrics.update(trial=best.number, model=spec.model.name, dataset=data.meta.name)
-    write_yaml(best_dir / "params.yaml", {"model": spec.model.name, "model_params": {**spec.model.params, **split_params(params)["model"]},
-                                          "training": {**spec.training, **split_params(params)["training"]}, "trial": best.number})
+    write_yaml(
+        best_dir / "params.yaml",
+        {
+            "model": spec.model.name,
+            "model_params": {**spec.model.params, **split_params(params)["model"]},
+            "training": {**spec.training, **split_params(params)["training"]},
+            "trial": best.number,
+        },
+    )
     write_json(best_dir / "metrics.json", metrics)
     out_res.best_dir, out_res.best_params, out_res.metrics = best_dir, params, metrics
     return out_res

@@ -22,7 +22,7 @@ STATIC_METRICS = ("params", "macs")
 
 
 def split_params(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{"model.width": 32, "training.lr": 0.1}`` -> ``{"model": {"width": 32}, "training": {"lr": 0.1}, ...}``."""
+    """``{"model.width": 32, "training.lr": 0.1}`` -> ``{"model": {"width": 32}, "training": {...}}``."""
     out: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
     for name, value in params.items():
         section, _, key = name.partition(".")
@@ -77,11 +77,19 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
             searched[section].add(key)
             if section == "training" and key not in TrainConfig.model_fields:
                 errors.append(
-                    f"{where}: 'training' has no field {key!r}; expected one of: {', '.join(sorted(TrainConfig.model_fields))}"
+                    f"{where}: 'training' has no field {key!r}; expected one of: "
+                    f"{', '.join(sorted(TrainConfig.model_fields))}"
                 )
             elif section == "transfer" and key not in TransferSpec.model_fields:
-                errors.append(f"{where}: 'transfer' has no field {key!r}; expected one of: freeze, backbone_lr_mult")
-            elif section == "model" and accepted_model is not None and key not in accepted_model and not _takes_any(spec):
+                errors.append(
+                    f"{where}: 'transfer' has no field {key!r}; expected one of: freeze, backbone_lr_mult"
+                )
+            elif (
+                section == "model"
+                and accepted_model is not None
+                and key not in accepted_model
+                and not _takes_any(spec)
+            ):
                 errors.append(
                     f"{where}: model {spec.model.name!r} has no parameter {key!r}; expected one of: "
                     f"{', '.join(sorted(accepted_model))}"

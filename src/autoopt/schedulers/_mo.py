@@ -131,7 +131,9 @@ class MOASHAPruner(BasePruner):
         return False
 
     def _promotable(self, study: Study, trial: FrozenTrial, key: str) -> bool:
-        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+        trials = study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        )
         rows, me = [], -1
         for t in trials:
             vec = trial.user_attrs[key] if t.number == trial.number else t.user_attrs.get(key)
@@ -162,7 +164,8 @@ class MOHyperbandPruner(BasePruner):
             raise ValueError(f"max_resource ({max_resource}) must be >= min_resource ({min_resource})")
         n = int(math.floor(math.log(max_resource / min_resource, reduction_factor) + 1e-9)) + 1
         self._brackets = [
-            MOASHAPruner(min_resource, reduction_factor, min_early_stopping_rate=b, bracket=b) for b in range(n)
+            MOASHAPruner(min_resource, reduction_factor, min_early_stopping_rate=b, bracket=b)
+            for b in range(n)
         ]
 
     @property

@@ -58,7 +58,9 @@ class Reporter:
         ...     return 0.1
     """
 
-    def __init__(self, trial: Trial, pruner: BasePruner | None = None, visible_before: int | None = None) -> None:
+    def __init__(
+        self, trial: Trial, pruner: BasePruner | None = None, visible_before: int | None = None
+    ) -> None:
         self.trial = trial
         self._study = trial.study
         self._pruner = pruner if pruner is not None else trial.study.pruner
@@ -74,7 +76,8 @@ class Reporter:
         values = [value] if not isinstance(value, Sequence) else list(value)
         if len(values) != self._n_obj:
             raise ObjectiveError(
-                f"report: got {len(values)} value(s) at step {step}, expected {self._n_obj} (one per objective)"
+                f"report: got {len(values)} value(s) at step {step}, "
+                f"expected {self._n_obj} (one per objective)"
             )
         values = [float(v) for v in values]
         if not all(math.isfinite(v) for v in values):

@@ -132,7 +132,8 @@ def check_initial_failures(study: Study, first_number: int, n: int) -> None:
         return
     tb = first.user_attrs.get(TRACEBACK_ATTR) or first.user_attrs.get(REASON_ATTR, "(no message)")
     raise FatalSearchError(
-        f"the first {n} trials all failed; stopping the search. The first failure (trial {first.number}):\n{tb}"
+        f"the first {n} trials all failed; stopping the search. "
+        f"The first failure (trial {first.number}):\n{tb}"
     )
 
 
@@ -177,5 +178,7 @@ def run_loop(
     return False
 
 
-def load_for_worker(study_name: str, storage: object, sampler: BaseSampler, pruner: optuna.pruners.BasePruner) -> Study:
+def load_for_worker(
+    study_name: str, storage: object, sampler: BaseSampler, pruner: optuna.pruners.BasePruner
+) -> Study:
     return optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)  # type: ignore[arg-type]

@@ -44,7 +44,7 @@ class Constraint:
         return f"{self.name} {self.op} {self.bound:g}"
 
 
-ConstraintsArg = Union[Sequence[Union[str, Constraint]], Mapping[str, Any], None]
+ConstraintsArg = Union[Sequence[str | Constraint], Mapping[str, Any], None]
 
 
 def parse_constraints(constraints: ConstraintsArg, *, key: str = "search.constraints") -> list[Constraint]:
@@ -129,7 +129,8 @@ class ObjectiveRunner:
         self.metrics = list(metrics) if metrics else None
         if self.metrics is not None and len(self.metrics) != len(self.directions):
             raise InvalidSpecError(
-                f"metrics: {len(self.metrics)} name(s) {self.metrics} for {len(self.directions)} direction(s); "
+                f"metrics: {len(self.metrics)} name(s) {self.metrics} "
+                f"for {len(self.directions)} direction(s); "
                 "give one name per objective"
             )
         self.constraints = list(constraints)
@@ -154,7 +155,9 @@ class ObjectiveRunner:
                 )
             missing = [k for k in names if k not in metrics]
             if missing:
-                raise ObjectiveError(f"the objective's result has no {missing}; it returned keys {sorted(metrics)}")
+                raise ObjectiveError(
+                    f"the objective's result has no {missing}; it returned keys {sorted(metrics)}"
+                )
             raw = [metrics[k] for k in names]
         elif isinstance(out, (int, float)) and not isinstance(out, bool):
             raw, metrics = [out], {}
@@ -163,12 +166,16 @@ class ObjectiveRunner:
         elif hasattr(out, "item") and callable(out.item):  # numpy / torch scalars
             raw, metrics = [out.item()], {}
         else:
-            raise ObjectiveError(f"the objective returned {type(out).__name__}; expected a number, a list or a dict")
+            raise ObjectiveError(
+                f"the objective returned {type(out).__name__}; expected a number, a list or a dict"
+            )
         if len(raw) != n:
-            raise ObjectiveError(f"the objective returned {len(raw)} value(s), expected {n} (one per direction)")
+            raise ObjectiveError(
+                f"the objective returned {len(raw)} value(s), expected {n} (one per direction)"
+            )
         values = []
         names = self.metrics or [f"value_{i}" if n > 1 else "value" for i in range(n)]
-        for name, v in zip(names, raw):
+        for name, v in zip(names, raw, strict=False):
             try:
                 f = float(v)
             except (TypeError, ValueError):
@@ -176,7 +183,7 @@ class ObjectiveRunner:
             if not math.isfinite(f):
                 raise ObjectiveError(f"objective value {name!r} is {f}; expected a finite number")
             values.append(f)
-        metrics = {**{k: v for k, v in zip(names, values)}, **metrics}
+        metrics = {**{k: v for k, v in zip(names, values, strict=False)}, **metrics}
         return values, metrics
 
     def run(self, trial: Trial, visible_before: int | None = None) -> TrialOutcome:
@@ -196,7 +203,9 @@ class ObjectiveRunner:
             return self._fail(trial, f"{type(e).__name__}: {e}", tb=traceback.format_exc())
 
     def _record(self, trial: Trial, metrics: dict[str, Any]) -> None:
-        serializable = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
+        serializable = {
+            k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None
+        }
         trial.set_user_attr(METRICS_ATTR, serializable)
         lookup = {**trial.params, **metrics}
         for c in self.constraints:

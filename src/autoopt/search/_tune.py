@@ -19,8 +19,23 @@ from optuna.trial import Trial, TrialState
 from autoopt.exceptions import FatalSearchError, InvalidSpecError
 from autoopt.io import open_storage
 from autoopt.schedulers import make_pruner
-from autoopt.search._loop import Budget, LoopConfig, ask, check_initial_failures, fail_stale, heartbeat, run_loop, tell
-from autoopt.search._objective import REASON_ATTR, ConstraintsArg, ObjectiveRunner, TrialOutcome, parse_constraints
+from autoopt.search._loop import (
+    Budget,
+    LoopConfig,
+    ask,
+    check_initial_failures,
+    fail_stale,
+    heartbeat,
+    run_loop,
+    tell,
+)
+from autoopt.search._objective import (
+    REASON_ATTR,
+    ConstraintsArg,
+    ObjectiveRunner,
+    TrialOutcome,
+    parse_constraints,
+)
 from autoopt.search._result import TuneResult
 from autoopt.space import Space
 from autoopt.strategies import StrategyContext, make_sampler
@@ -119,7 +134,9 @@ def tune(
     if space is not None and not isinstance(space, Space):
         space = Space.from_dict(space)
     if trials is None and timeout is None:
-        raise InvalidSpecError("search.trials: give a trial budget ('trials') or a time budget ('timeout'), or both")
+        raise InvalidSpecError(
+            "search.trials: give a trial budget ('trials') or a time budget ('timeout'), or both"
+        )
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 0):
         raise InvalidSpecError(f"search.trials: expected an integer >= 0, got {trials!r}")
     if timeout is not None and timeout <= 0:
@@ -128,7 +145,8 @@ def tune(
         raise InvalidSpecError(f"search.jobs: expected an integer >= 1, got {jobs!r}")
     if deterministic and jobs > 1 and space is None:
         raise InvalidSpecError(
-            "search.deterministic: the deterministic parallel mode needs a declared space (space=...), so that "
+            "search.deterministic: the deterministic parallel mode needs a declared space (space=...), "
+            "so that "
             "every trial's parameters are sampled in order by the coordinating process"
         )
     if strategy == "grid" and space is not None:
@@ -165,9 +183,18 @@ def tune(
         "seed": seed,
     }
     study.set_user_attr(CONFIG_ATTR, config)
-    names = list(metrics) if metrics else (["value"] if len(dirs) == 1 else [f"value_{i}" for i in range(len(dirs))])
+    names = (
+        list(metrics)
+        if metrics
+        else (["value"] if len(dirs) == 1 else [f"value_{i}" for i in range(len(dirs))])
+    )
     runner = ObjectiveRunner(
-        objective, space=space, directions=dirs, metrics=metrics, constraints=parsed_constraints, pruner=pruner
+        objective,
+        space=space,
+        directions=dirs,
+        metrics=metrics,
+        constraints=parsed_constraints,
+        pruner=pruner,
     )
 
     fail_stale(study)
@@ -191,15 +218,28 @@ def tune(
             )
         else:
             interrupted = _run_processes(
-                study, runner, store, strategy, ctx, jobs, remaining, deadline, first_number,
-                max_initial_failures, progress,
+                study,
+                runner,
+                store,
+                strategy,
+                ctx,
+                jobs,
+                remaining,
+                deadline,
+                first_number,
+                max_initial_failures,
+                progress,
             )
     finally:
         if progress is not None:
             with contextlib.suppress(Exception):
                 progress.update(study)
             progress.stop()
-    fixed = {p.name: p.value for p in space if not p.condition and p.name not in space.distributions()} if space else {}
+    fixed = (
+        {p.name: p.value for p in space if not p.condition and p.name not in space.distributions()}
+        if space
+        else {}
+    )
     return TuneResult(study=study, metrics=names, interrupted=interrupted, fixed=fixed)
 
 
@@ -209,7 +249,9 @@ def _create_or_resume(
     try:
         existing = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
     except KeyError:
-        return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=dirs)
+        return optuna.create_study(
+            study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=dirs
+        )
     have = [d.name.lower() for d in existing.directions]
     if have != dirs:
         raise InvalidSpecError(
@@ -226,14 +268,22 @@ def _mp_context() -> mp.context.BaseContext:
 
 
 def _worker_main(
-    study_name: str, storage: Any, strategy: str, ctx: StrategyContext, worker: int, cfg: LoopConfig, errors: Any
+    study_name: str,
+    storage: Any,
+    strategy: str,
+    ctx: StrategyContext,
+    worker: int,
+    cfg: LoopConfig,
+    errors: Any,
 ) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if isinstance(storage, BaseStorage) and hasattr(storage, "engine"):
         storage.engine.dispose(close=False)  # never reuse the parent's connections after fork
     seed = None if ctx.seed is None else ctx.seed + 7919 * (worker + 1)
     sampler = make_sampler(strategy, StrategyContext(**{**ctx.__dict__, "seed": seed}))
-    study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=cfg.runner.pruner)
+    study = optuna.load_study(
+        study_name=study_name, storage=storage, sampler=sampler, pruner=cfg.runner.pruner
+    )
     try:
         run_loop(study, cfg)
     except FatalSearchError as e:
@@ -260,7 +310,9 @@ def _run_processes(
     errors = mpc.Queue()
     cfg = LoopConfig(runner, budget, deadline, first_number, max_initial_failures)
     procs = [
-        mpc.Process(target=_worker_main, args=(study.study_name, storage, strategy, ctx, i, cfg, errors), daemon=False)
+        mpc.Process(
+            target=_worker_main, args=(study.study_name, storage, strategy, ctx, i, cfg, errors), daemon=False
+        )
         for i in range(jobs)
     ]
     interrupted = False
@@ -285,7 +337,10 @@ def _run_processes(
     _fail_orphans(study, first_number, "its worker process stopped")
     if not errors.empty():
         raise FatalSearchError(errors.get())
-    if any("interrupted by the user" in str(t.user_attrs.get(REASON_ATTR, "")) for t in study.get_trials(deepcopy=False)[first_number:]):
+    if any(
+        "interrupted by the user" in str(t.user_attrs.get(REASON_ATTR, ""))
+        for t in study.get_trials(deepcopy=False)[first_number:]
+    ):
         interrupted = True
     return interrupted
 
@@ -344,7 +399,7 @@ def _run_deterministic(
                     batch.append(t)
                 futures = [pool.submit(_det_run, t._trial_id, batch[0].number) for t in batch]
                 outcomes = [f.result() for f in futures]
-                for t, o in zip(batch, outcomes):
+                for t, o in zip(batch, outcomes, strict=False):
                     tell(study, t, o)
                 batch = []
                 if progress is not None:
@@ -366,5 +421,3 @@ def _run_deterministic(
                         study.tell(t, state=TrialState.FAIL)
             return True
     return False
-
-

@@ -204,7 +204,9 @@ class Fixed(_ParamBase):
 
     value: Any = None
 
-    def __init__(self, value: Any, *, name: str = "", when: Mapping[str, Sequence[Any]] | None = None) -> None:
+    def __init__(
+        self, value: Any, *, name: str = "", when: Mapping[str, Sequence[Any]] | None = None
+    ) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "when", when)
         object.__setattr__(self, "value", value)

@@ -43,7 +43,9 @@ class Space:
     """
 
     def __init__(self, params: Mapping[str, Any] | Iterable[Param], *, key: str = "search.space") -> None:
-        if isinstance(params, Mapping) and not all(isinstance(v, (Float, Int, Categorical, Fixed)) for v in params.values()):
+        if isinstance(params, Mapping) and not all(
+            isinstance(v, (Float, Int, Categorical, Fixed)) for v in params.values()
+        ):
             parsed = Space.from_dict(params, key=key)
             self._params: dict[str, Param] = dict(parsed._params)
             self.key = key
@@ -73,7 +75,9 @@ class Space:
         All problems are reported at once, each with its key path.
         """
         if not isinstance(data, Mapping):
-            raise InvalidSpaceError(f"{key}: expected a mapping of parameter names, got {type(data).__name__}")
+            raise InvalidSpaceError(
+                f"{key}: expected a mapping of parameter names, got {type(data).__name__}"
+            )
         errors: list[str] = []
         params: dict[str, Param] = {}
         for name, spec in data.items():
@@ -236,7 +240,9 @@ def _parse_param(spec: Any, path: str, errors: list[str]) -> Param | None:
     if not isinstance(spec, Mapping):
         if spec is None or isinstance(spec, (str, int, float, bool)):
             return Fixed(spec)
-        errors.append(f"{path}: expected a mapping, a list of choices or a fixed value, got {type(spec).__name__}")
+        errors.append(
+            f"{path}: expected a mapping, a list of choices or a fixed value, got {type(spec).__name__}"
+        )
         return None
     kind = spec.get("type")
     if kind is None:
@@ -245,10 +251,14 @@ def _parse_param(spec: Any, path: str, errors: list[str]) -> Param | None:
         elif "value" in spec:
             kind = "fixed"
         elif "low" in spec and "high" in spec:
-            both_int = all(isinstance(spec[k], int) and not isinstance(spec[k], bool) for k in ("low", "high"))
+            both_int = all(
+                isinstance(spec[k], int) and not isinstance(spec[k], bool) for k in ("low", "high")
+            )
             kind = "int" if both_int and not isinstance(spec.get("step"), float) else "float"
         else:
-            errors.append(f"{path}: cannot tell the parameter type; give 'type' (one of: {', '.join(_TYPES)})")
+            errors.append(
+                f"{path}: cannot tell the parameter type; give 'type' (one of: {', '.join(_TYPES)})"
+            )
             return None
     if kind not in _TYPES:
         errors.append(f"{path}.type: unknown parameter type {kind!r}; expected one of: {', '.join(_TYPES)}")
@@ -267,7 +277,12 @@ def _parse_param(spec: Any, path: str, errors: list[str]) -> Param | None:
             return None
         when = {k: (list(v) if isinstance(v, (list, tuple)) else [v]) for k, v in when.items()}
     kw = {k: v for k, v in spec.items() if k not in ("type", "when")}
-    missing = {"float": ("low", "high"), "int": ("low", "high"), "categorical": ("choices",), "fixed": ("value",)}
+    missing = {
+        "float": ("low", "high"),
+        "int": ("low", "high"),
+        "categorical": ("choices",),
+        "fixed": ("value",),
+    }
     absent = [m for m in missing[kind] if m not in kw]
     if absent:
         errors.append(f"{path}: {_article(kind)} {kind} parameter needs {', '.join(map(repr, absent))}")

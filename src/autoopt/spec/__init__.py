@@ -1,5 +1,13 @@
 """The spec: validated configuration of a run, read from YAML."""
 
-from autoopt.spec._spec import ModelSpec, ObjectiveSpec, SearchSpec, Spec, TransferSpec, read_spec, spec_errors
+from autoopt.spec._spec import (
+    ModelSpec,
+    ObjectiveSpec,
+    SearchSpec,
+    Spec,
+    TransferSpec,
+    read_spec,
+    spec_errors,
+)
 
 __all__ = ["Spec", "ModelSpec", "TransferSpec", "SearchSpec", "ObjectiveSpec", "read_spec", "spec_errors"]

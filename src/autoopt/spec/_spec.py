@@ -111,7 +111,11 @@ def spec_errors(exc: ValidationError) -> list[str]:
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         got = e.get("input")
-        tail = "" if e["type"] in ("extra_forbidden", "missing") or isinstance(got, (dict, list)) else f" (got {got!r})"
+        tail = (
+            ""
+            if e["type"] in ("extra_forbidden", "missing") or isinstance(got, (dict, list))
+            else f" (got {got!r})"
+        )
         out.append(f"{loc}: {msg}{tail}")
     return out
 
@@ -135,7 +139,10 @@ def read_spec(source: str | Path | Mapping[str, Any]) -> Spec:
             raise InvalidSpecError(f"{path}: not valid YAML: {e}") from None
         where = str(path)
     if not isinstance(data, Mapping):
-        raise InvalidSpecError(f"{where}: expected a mapping of sections (data, model, training, search), got {type(data).__name__}")
+        raise InvalidSpecError(
+            f"{where}: expected a mapping of sections (data, model, training, search), "
+            f"got {type(data).__name__}"
+        )
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:

@@ -198,7 +198,11 @@ class AutoSampler(BaseSampler):
                 if self._startup is not None and name == "bayes":
                     options["n_startup_trials"] = self._startup
                 ctx = StrategyContext(
-                    seed=seed, space=self._space, n_trials=self._budget, directions=directions, options=options
+                    seed=seed,
+                    space=self._space,
+                    n_trials=self._budget,
+                    directions=directions,
+                    options=options,
                 )
                 self._delegates[name] = make_sampler(name, ctx)
         return self._delegates[name]

@@ -43,7 +43,9 @@ StrategyFactory = Callable[[StrategyContext], BaseSampler]
 strategies: Registry[StrategyFactory] = Registry("strategy")
 
 
-def make_sampler(name: str, ctx: StrategyContext | None = None, *, key: str = "search.strategy") -> BaseSampler:
+def make_sampler(
+    name: str, ctx: StrategyContext | None = None, *, key: str = "search.strategy"
+) -> BaseSampler:
     """Build the Optuna sampler of strategy ``name``.
 
     Args:
