@@ -207,3 +207,26 @@ def test_tabular_csv_example_runs(tmp_path, monkeypatch):
     spec["threads"] = 1
     r = tune_spec(write(tmp_path, spec), out=tmp_path / "run")
     assert r.metrics["test_accuracy"] > 0.6 and r.metrics["dataset"]
+
+
+def test_transfer_from_a_local_checkpoint_keeps_the_frozen_backbone(tmp_path):
+    from safetensors.torch import load_file
+
+    base = tune_spec(
+        write(tmp_path, {**TINY, "search": {**TINY["search"], "trials": 1}}, "base.yaml"),
+        out=tmp_path / "base",
+    )
+    ckpt = base.best_dir / "model.safetensors"
+    spec = {
+        **TINY,
+        "model": {"name": "cnn", "params": {"blocks": 1, "channels": base.best_params["model.channels"]}},
+        "transfer": {"checkpoint": str(ckpt), "freeze": "backbone"},
+        "search": {"strategy": "random", "scheduler": "none", "trials": 1, "space": {"training.lr": [0.05]}},
+    }
+    r = tune_spec(write(tmp_path, spec, "transfer.yaml"), out=tmp_path / "transfer")
+    before, after = load_file(str(ckpt)), load_file(str(r.best_dir / "model.safetensors"))
+    head = [k for k in before if k.startswith("head") or k.startswith("classifier") or k.startswith("fc")]
+    body = [k for k in before if k not in head and "running" not in k and "num_batches" not in k]
+    assert head and body
+    assert all((before[k] == after[k]).all() for k in body)  # frozen: unchanged
+    assert any(not (before[k] == after[k]).all() for k in head)  # the head trained
