@@ -91,6 +91,9 @@ class Spec(_Strict):
     transfer: TransferSpec | None = None
     training: dict[str, Any] = Field(default_factory=dict)
     search: SearchSpec = Field(default_factory=SearchSpec)
+    # Stage sections validated by their stage's config type in pipeline.load_spec.
+    distill: dict[str, Any] | None = None
+    compress: dict[str, Any] | None = None
 
     @field_validator("name")
     @classmethod
