@@ -1,0 +1,43 @@
+"""Shared fixtures: digits (300 samples), a briefly trained tiny CNN, and its export (made once)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autoopt.data import load_data
+from autoopt.evaluate import stack_inputs
+from autoopt.export import export_model
+from autoopt.models import build_model
+
+CNN_CONFIG = {"blocks": 1, "channels": 8}
+
+
+def train_briefly(model: torch.nn.Module, data, steps: int = 150) -> torch.nn.Module:
+    x = torch.from_numpy(stack_inputs(data.train))
+    y = torch.stack([data.train[i][1] for i in range(len(data.train))])
+    opt = torch.optim.Adam(model.parameters(), lr=0.03)
+    model.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_data({"name": "digits", "limit": 300})
+
+
+@pytest.fixture(scope="session")
+def cnn(digits):
+    torch.manual_seed(0)
+    return train_briefly(build_model("cnn", CNN_CONFIG, digits.meta), digits)
+
+
+@pytest.fixture(scope="session")
+def exported(cnn, digits, tmp_path_factory):
+    out = tmp_path_factory.mktemp("final")
+    card = export_model(cnn, digits, out, name="cnn", config=CNN_CONFIG, latency_repeats=5)
+    return out, card
