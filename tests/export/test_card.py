@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from autoopt import __version__
+from autoopt.data import DatasetMeta
 from autoopt.exceptions import InvalidSpecError
-from autoopt.export import ExportError, ModelCard, export_model, read_model_card, sha256_file
+from autoopt.export import (
+    ExportError,
+    ModelCard,
+    export_model,
+    preprocessing_of,
+    read_model_card,
+    sha256_file,
+)
 from autoopt.export._card import SCHEMA_KEYS
 from autoopt.models import count_macs, count_params
 
@@ -92,3 +100,14 @@ def test_given_metrics_and_spec_are_recorded(digits, tmp_path):
     assert card.metrics == {"test_accuracy": 0.5} and card.spec == spec
     assert card.model["name"] == "Sequential" and card.model["config"] is None
     assert isinstance(ModelCard.from_dict(card.to_dict()), ModelCard)
+
+
+def test_table_preprocessing_never_writes_a_null_scale():
+    meta = DatasetMeta("t", "regression", (3,), mean=[0.0, 1.0, 2.0], std=[1.0, 1.0, 1.0])
+    assert preprocessing_of(meta) == {
+        "mean": [0.0, 1.0, 2.0],
+        "std": [1.0, 1.0, 1.0],
+        "pixel_scale": 1.0,
+        "image_size": None,
+        "channels": None,
+    }

@@ -39,7 +39,7 @@ Keys in this order; ``null`` where a value does not apply::
         "mean": [float, ...],                     # per channel (images) or per feature (tables); may be null
         "std": [float, ...],
         "pixel_scale": 255.0,                     # what raw pixels are divided by (digits: 16.0;
-                                                  #   float images: 1.0); null for tables
+                                                  #   float images and tables: 1.0); never null
         "image_size": [H, W],                     # null for tables; resize to this before scaling
         "channels": C                             # null for tables
       },

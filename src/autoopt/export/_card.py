@@ -38,11 +38,12 @@ def preprocessing_of(meta: DatasetMeta) -> dict[str, Any]:
     """How raw inputs become model inputs: ``(raw / pixel_scale - mean[c]) / std[c]``.
 
     ``autoopt.data`` records the factor raw pixels are *multiplied* by (``meta.extra["pixel_scale"]``,
-    e.g. ``1/255``); the card records its inverse, the number they are *divided* by (``255``).
+    e.g. ``1/255``); the card records its inverse, the number they are *divided* by (``255``). Tables
+    get ``1.0`` (a no-op), never ``null``, so a reader can always divide.
     """
     image = meta.is_image
     factor = meta.extra.get("pixel_scale") if image else None
-    divisor = round(1.0 / float(factor), 6) if factor else (1.0 if image else None)
+    divisor = round(1.0 / float(factor), 6) if factor else 1.0
     return {
         "mean": list(meta.mean) if meta.mean is not None else None,
         "std": list(meta.std) if meta.std is not None else None,
