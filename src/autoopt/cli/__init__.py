@@ -13,8 +13,9 @@ import typer
 
 from autoopt import __version__
 from autoopt.cli._output import RichProgress, console, error, metrics_table, print_summary
+from autoopt.cli._output import guard as _guard
 from autoopt.cli._target import load_callable
-from autoopt.exceptions import AutoOptError, FatalSearchError, InvalidSpecError
+from autoopt.exceptions import InvalidSpecError
 from autoopt.io import redact_url, storage_url_for, write_json
 from autoopt.search import TuneResult, tune
 from autoopt.space import Space
@@ -243,21 +244,13 @@ def list_cmd(
         print(n)
 
 
-def _guard(fn) -> None:  # type: ignore[no-untyped-def]
-    """Run a command body; print autoopt's own errors as one clear message (no traceback)."""
-    try:
-        fn()
-    except typer.Exit:
-        raise
-    except FatalSearchError as e:
-        error(str(e))
-        raise typer.Exit(1) from None
-    except AutoOptError as e:
-        error(str(e))
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        error("interrupted")
-        raise typer.Exit(130) from None
+def _register_stage_commands() -> None:
+    from autoopt.cli import _evaluate
+
+    _evaluate.register(app)
+
+
+_register_stage_commands()
 
 
 def main() -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from autoopt.cli._output import console, error, fmt
+from autoopt.cli._output import console, fmt
+from autoopt.cli._output import guard as _guard
 from autoopt.data import DataBundle, load_data
 from autoopt.evaluate import (
     CARD_FILE,
@@ -21,22 +21,11 @@ from autoopt.evaluate import (
     load_run,
     measure_latency,
 )
-from autoopt.exceptions import AutoOptError, InvalidSpecError
+from autoopt.exceptions import InvalidSpecError
 from autoopt.export import ModelCard, export_model
 from autoopt.spec import read_spec
 
 __all__ = ["evaluate_cmd", "export_cmd", "register"]
-
-
-def _guard(fn: Callable[[], None]) -> None:
-    try:
-        fn()
-    except AutoOptError as e:
-        error(str(e))
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        error("interrupted")
-        raise typer.Exit(130) from None
 
 
 def _ints(value: str, key: str) -> list[int]:

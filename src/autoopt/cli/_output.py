@@ -6,8 +6,10 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
+import typer
 from optuna.study import Study
 from optuna.trial import TrialState
 from rich.console import Console
@@ -21,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from autoopt.exceptions import AutoOptError, FatalSearchError
 from autoopt.search import TuneResult
 
 console = Console()
@@ -145,3 +148,20 @@ class RichProgress:
 def error(msg: str) -> None:
     err_console.print(f"[bold red]error:[/bold red] {msg}", highlight=False, markup=True, soft_wrap=True)
     sys.stderr.flush()
+
+
+def guard(fn: Callable[[], None]) -> None:
+    """Run a command body; print autoopt's own errors as one clear message (no traceback)."""
+    try:
+        fn()
+    except typer.Exit:
+        raise
+    except FatalSearchError as e:
+        error(str(e))
+        raise typer.Exit(1) from None
+    except AutoOptError as e:
+        error(str(e))
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        error("interrupted")
+        raise typer.Exit(130) from None
