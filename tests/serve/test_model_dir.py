@@ -132,3 +132,26 @@ def test_cli_command_prints_one_line_error(tmp_path):
     for option in ("--host", "--port", "--threads", "--max-request-mb", "--max-batch"):
         assert option in help_text
     assert "127.0.0.1" in help_text
+
+
+def test_port_in_use_is_one_line_error(server, model_dir):
+    r = subprocess.run(
+        [sys.executable, "-m", "autoopt.serve", str(model_dir), "--port", str(server.port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "address already in use" in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"error: host/port: expected an address this process can bind, got 127.0.0.1:{server.port} "
+        "(see the error above)"
+    )
+
+
+def test_cli_defaults_match_the_library():
+    from autoopt.cli import _serve
+    from autoopt.serve import DEFAULT_MAX_BATCH, DEFAULT_MAX_REQUEST_BYTES
+
+    assert _serve._DEFAULT_MAX_REQUEST_MB * 2**20 == DEFAULT_MAX_REQUEST_BYTES
+    assert _serve._DEFAULT_MAX_BATCH == DEFAULT_MAX_BATCH

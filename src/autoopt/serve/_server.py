@@ -10,6 +10,7 @@ from types import FrameType
 
 import uvicorn
 
+from autoopt.exceptions import InvalidSpecError
 from autoopt.serve._app import DEFAULT_MAX_BATCH, DEFAULT_MAX_REQUEST_BYTES, create_app
 from autoopt.serve._logging import LOGGER_NAME, configure_logging
 
@@ -49,7 +50,8 @@ def serve(
         graceful_timeout_s: how long in-flight requests may take to finish on shutdown.
 
     Raises:
-        InvalidSpecError: a missing or malformed model directory, or invalid limits.
+        InvalidSpecError: a missing or malformed model directory, invalid limits, or an address that
+            cannot be bound (a port in use).
 
     Example:
         >>> serve("runs/digits/final", port=8000)  # doctest: +SKIP
@@ -72,6 +74,12 @@ def serve(
         previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run()
+    except SystemExit:  # uvicorn's answer to a failed startup, e.g. a port in use (it logged why)
+        if server.started:
+            raise
+        raise InvalidSpecError(
+            f"host/port: expected an address this process can bind, got {host}:{port} (see the error above)"
+        ) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
