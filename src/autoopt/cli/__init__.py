@@ -245,9 +245,10 @@ def list_cmd(
 
 
 def _register_stage_commands() -> None:
-    from autoopt.cli import _evaluate
+    from autoopt.cli import _evaluate, _serve
 
     _evaluate.register(app)
+    _serve.register(app)
 
 
 _register_stage_commands()
