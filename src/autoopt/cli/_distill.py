@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from autoopt.cli._output import RichProgress, console, error, fmt, print_summary
-from autoopt.exceptions import AutoOptError, FatalSearchError
+from autoopt.cli._output import RichProgress, console, fmt, guard, print_summary
 
 __all__ = ["distill_cmd", "register"]
 
@@ -47,7 +46,7 @@ def distill_cmd(
     """Train a small student from a teacher's soft targets (knowledge distillation)."""
     from autoopt.pipeline._distill import check_distill_spec, distill_spec
 
-    overrides = dict(
+    overrides: dict[str, Any] = dict(
         trials=trials, timeout=timeout, jobs=jobs, strategy=strategy, scheduler=scheduler, seed=seed
     )
 
@@ -78,19 +77,7 @@ def distill_cmd(
         if interrupted:
             raise typer.Exit(130)
 
-    try:
-        run()
-    except typer.Exit:
-        raise
-    except FatalSearchError as e:
-        error(str(e))
-        raise typer.Exit(1) from None
-    except AutoOptError as e:
-        error(str(e))
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        error("interrupted")
-        raise typer.Exit(130) from None
+    guard(run)
 
 
 def register(app: typer.Typer) -> None:
