@@ -245,8 +245,9 @@ def list_cmd(
 
 
 def _register_stage_commands() -> None:
-    from autoopt.cli import _evaluate, _serve
+    from autoopt.cli import _distill, _evaluate, _serve
 
+    _distill.register(app)
     _evaluate.register(app)
     _serve.register(app)
 

@@ -104,7 +104,8 @@ class WrappedModel(AutoOptModel):
                 f"{type(model).__name__} has no nn.Linear layer; subclass autoopt.models.AutoOptModel "
                 "to give it forward_features/forward_head/reset_classifier"
             )
-        self.classifier_name = f"model.{name}"
+        # The root module itself may be the Linear layer (name ""): then it is "model".
+        self.classifier_name = f"model.{name}" if name else "model"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

@@ -1,6 +1,17 @@
 """The pipeline: wiring stages from a spec into a run directory."""
 
+from autoopt.pipeline._distill import DistillSpecResult, check_distill_spec, distill_spec
 from autoopt.pipeline._tune_spec import TuneSpecResult, build_trial_model, make_objective, tune_spec
 from autoopt.pipeline._validate import load_spec, split_params
 
-__all__ = ["TuneSpecResult", "build_trial_model", "load_spec", "make_objective", "split_params", "tune_spec"]
+__all__ = [
+    "DistillSpecResult",
+    "check_distill_spec",
+    "distill_spec",
+    "TuneSpecResult",
+    "build_trial_model",
+    "load_spec",
+    "make_objective",
+    "split_params",
+    "tune_spec",
+]

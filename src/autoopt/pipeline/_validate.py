@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from autoopt.distill import SEARCHABLE as DISTILL_SEARCHABLE
+from autoopt.distill import DistillConfig
 from autoopt.exceptions import InvalidSpecError
 from autoopt.models import check_model_params, model_params
 from autoopt.schedulers import schedulers
@@ -17,7 +19,7 @@ from autoopt.training import TrainConfig
 
 __all__ = ["load_spec", "SECTIONS", "split_params"]
 
-SECTIONS = ("model", "training", "transfer")
+SECTIONS = ("model", "training", "transfer", "distill")
 STATIC_METRICS = ("params", "macs")
 
 
@@ -80,6 +82,11 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
                     f"{where}: 'training' has no field {key!r}; expected one of: "
                     f"{', '.join(sorted(TrainConfig.model_fields))}"
                 )
+            elif section == "distill" and (spec.distill is None or key not in DISTILL_SEARCHABLE):
+                errors.append(
+                    f"{where}: 'distill.{key}' is searchable only with a distill section, and only "
+                    f"{', '.join(DISTILL_SEARCHABLE)}"
+                )
             elif section == "transfer" and key not in TransferSpec.model_fields:
                 errors.append(
                     f"{where}: 'transfer' has no field {key!r}; expected one of: freeze, backbone_lr_mult"
@@ -97,6 +104,8 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
     if accepted_model is not None:
         given = {**spec.model.params, **{k: None for k in searched["model"]}}
         _collect(errors, check_model_params, spec.model.name, given, key="model.params")
+    if spec.distill is not None:
+        _collect(errors, DistillConfig.from_spec, spec.distill)
     _collect(errors, strategies.get, spec.search.strategy, key="search.strategy")
     _collect(errors, schedulers.get, spec.search.scheduler or "none", key="search.scheduler")
     _collect(errors, parse_constraints, spec.search.constraints)
