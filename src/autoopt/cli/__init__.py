@@ -177,6 +177,44 @@ def _tune_spec(
         raise typer.Exit(130)
 
 
+@app.command("compress")
+def compress_cmd(
+    spec: Annotated[Path, typer.Argument(help="Spec YAML with a compress: section (the plan's steps).")],
+    out: Annotated[Path | None, typer.Option(help="Run directory; default runs/<name>.")] = None,
+    source: Annotated[Path | None, typer.Option(help="Tune run whose best model is compressed.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run a compression plan (prune, sparsity, finetune, quantize) and measure every step."""
+
+    def run() -> None:
+        from rich.table import Table
+
+        from autoopt.compress._plan import TABLE_HEADER, format_rows
+        from autoopt.pipeline import compress_spec
+
+        res = compress_spec(spec, out=out, model_run=source)
+        rows = res.plan.rows
+        if as_json:
+            print(
+                json.dumps({"rows": [r.to_dict() for r in rows], "final": str(res.plan.final_path)}, indent=2)
+            )
+        else:
+            table = Table(title=f"compression of {res.source} (ONNX Runtime, test split)")
+            for h in TABLE_HEADER:
+                table.add_column(h)
+            for r in format_rows(rows):
+                table.add_row(*r)
+            console.print(table)
+            console.print(f"final model: {res.plan.final_path}")
+        if rows[-1].flagged:
+            error(
+                f"the final model lost {rows[-1].accuracy_drop_pp:.2f} points of accuracy (more than allowed)"
+            )
+            raise typer.Exit(3)
+
+    _guard(run)
+
+
 @app.command("show")
 def show_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (holds run.json and study.db).")],

@@ -1,4 +1,4 @@
-"""Compression stages: pruning (:mod:`autoopt.compress.prune`); quantization and the plan come later.
+"""Compression stages: pruning (:mod:`autoopt.compress.prune`); quantization (:mod:`autoopt.compress.quantize`), and the plan that chains them (:func:`run_plan`).
 
 Example:
     >>> from autoopt.compress import CompressionError
@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+from autoopt.compress._plan import STEP_KINDS, FinetuneConfig, PlanConfig, PlanResult, StepRow, run_plan
 from autoopt.compress.prune import CompressionError
 
-__all__ = ["CompressionError"]
+__all__ = ["CompressionError", "FinetuneConfig", "PlanConfig", "PlanResult", "STEP_KINDS", "StepRow", "run_plan"]

@@ -106,6 +106,10 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
         _collect(errors, check_model_params, spec.model.name, given, key="model.params")
     if spec.distill is not None:
         _collect(errors, DistillConfig.from_spec, spec.distill)
+    if spec.compress is not None:
+        from autoopt.compress import PlanConfig  # a stage config, validated with the rest of the spec
+
+        _collect(errors, PlanConfig.from_spec, spec.compress)
     _collect(errors, strategies.get, spec.search.strategy, key="search.strategy")
     _collect(errors, schedulers.get, spec.search.scheduler or "none", key="search.scheduler")
     _collect(errors, parse_constraints, spec.search.constraints)

@@ -1,0 +1,347 @@
+"""A compression plan: steps (prune, sparsity, finetune, quantize) applied in order, each measured.
+
+Every step writes its model and one metrics row: accuracy of the deployable ONNX model itself (and
+its drop vs the fp32 baseline), params, MACs, file size, ONNX Runtime latency p50/p95 at batch 1 and
+64 through the one latency harness, and the speed-up vs the baseline.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
+
+from autoopt.compress.prune import CompressionError, PruneConfig, SparsityConfig, prune, prune_unstructured
+from autoopt.data import DataBundle
+from autoopt.evaluate import evaluate_artifact, measure_latency
+from autoopt.exceptions import InvalidSpecError
+from autoopt.export import export_onnx
+from autoopt.io import write_json
+from autoopt.models import count_macs, count_params, save_checkpoint
+from autoopt.training import TrainConfig, fit
+
+__all__ = ["FinetuneConfig", "PlanConfig", "PlanResult", "StepRow", "run_plan", "STEP_KINDS"]
+
+STEP_KINDS = ("prune", "sparsity", "finetune", "quantize")
+
+
+class FinetuneConfig(BaseModel):
+    """``finetune:`` step: train the current model a few epochs, optionally distilling from the original."""
+
+    model_config = ConfigDict(extra="forbid")
+    epochs: int = Field(5, ge=1)
+    lr: float | None = Field(None, gt=0)
+    distill: bool = False
+    alpha: float = Field(0.5, ge=0, le=1)
+    temperature: float = Field(4.0, gt=0)
+
+
+class PlanConfig(BaseModel):
+    """``compress:`` section: the steps and how to measure them."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str | None = None
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+    on_error: Literal["stop", "skip"] = "stop"
+    max_accuracy_drop: float = Field(1.0, ge=0)
+    latency_batch_sizes: list[int] = Field(default_factory=lambda: [1, 64])
+    latency_repeats: int = Field(50, ge=1)
+    threads: int = Field(1, ge=1)
+
+    @classmethod
+    def from_spec(cls, section: Mapping[str, Any] | None, key: str = "compress") -> PlanConfig:
+        """Validate the section and every step's own config; all problems listed with key paths."""
+        errors: list[str] = []
+        try:
+            cfg = cls.model_validate(dict(section or {}))
+        except ValidationError as exc:
+            raise InvalidSpecError(errors=[_line(key, e) for e in exc.errors()]) from None
+        if not cfg.steps:
+            errors.append(f"{key}.steps: give at least one step ({', '.join(STEP_KINDS)})")
+        for i, step in enumerate(cfg.steps):
+            where = f"{key}.steps[{i}]"
+            if not isinstance(step, Mapping) or len(step) != 1:
+                errors.append(
+                    f"{where}: expected one of {', '.join(STEP_KINDS)} as the step's only key, got {step!r}"
+                )
+                continue
+            ((kind, options),) = step.items()
+            if kind not in STEP_KINDS:
+                errors.append(f"{where}: unknown step {kind!r}; expected one of: {', '.join(STEP_KINDS)}")
+                continue
+            if kind == "quantize" and i != len(cfg.steps) - 1:
+                errors.append(f"{where}: 'quantize' makes an INT8 ONNX model; it must be the last step")
+            try:
+                step_config(kind, options)
+            except InvalidSpecError as e:
+                errors += [
+                    f"{where}.{m}" if not m.startswith("compress.") else m for m in (e.errors or [str(e)])
+                ]
+        if errors:
+            raise InvalidSpecError(errors=errors)
+        return cfg
+
+
+def _line(key: str, e: Any) -> str:
+    loc = ".".join(str(p) for p in e["loc"])
+    msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+    return f"{key}.{loc}: {msg}"
+
+
+def step_config(kind: str, options: Any) -> Any:
+    """The typed config of one step (errors name ``compress.<kind>.<key>``)."""
+    options = dict(options or {})
+    if kind == "prune":
+        cls: Any = PruneConfig
+    elif kind == "sparsity":
+        cls = SparsityConfig
+    elif kind == "finetune":
+        cls = FinetuneConfig
+    else:
+        from autoopt.compress.quantize import QuantizeConfig
+
+        cls = QuantizeConfig
+    try:
+        return cls(**options)
+    except ValidationError as exc:  # configs without their own key-path messages
+        raise InvalidSpecError(errors=[_line(f"compress.{kind}", e) for e in exc.errors()]) from None
+    except TypeError as exc:
+        raise InvalidSpecError(f"compress.{kind}: {exc}") from None
+
+
+@dataclass
+class StepRow:
+    """One row of the compression table."""
+
+    step: str
+    accuracy: float | None
+    accuracy_drop_pp: float | None
+    params: int
+    macs: int
+    size_bytes: int
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    speedup: dict[str, float] = field(default_factory=dict)
+    path: str = ""
+    note: str = ""
+    flagged: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PlanResult:
+    """The table of a plan, the final artifact and the last PyTorch model."""
+
+    rows: list[StepRow]
+    final_path: Path
+    model: nn.Module
+    reports: dict[str, Any] = field(default_factory=dict)
+
+
+def _score_key(data: DataBundle) -> str:
+    return "accuracy" if data.meta.task == "classification" else "mse"
+
+
+class _Meter:
+    """Measures an ONNX artifact the same way for every row."""
+
+    def __init__(self, data: DataBundle, cfg: PlanConfig) -> None:
+        self.data, self.cfg = data, cfg
+        self.key = _score_key(data)
+        self.baseline: StepRow | None = None
+
+    def row(self, name: str, onnx_path: Path, params: int, macs: int, note: str = "") -> StepRow:
+        scores = evaluate_artifact(onnx_path, self.data, threads=self.cfg.threads)
+        lat = measure_latency(
+            onnx_path,
+            batch_sizes=self.cfg.latency_batch_sizes,
+            repeats=self.cfg.latency_repeats,
+            threads=self.cfg.threads,
+        )
+        latency = {str(r.batch_size): {"p50": r.p50_ms, "p95": r.p95_ms} for r in lat.rows}
+        score = scores.get(self.key)
+        drop = None
+        if self.baseline is not None and score is not None and self.baseline.accuracy is not None:
+            sign = 1.0 if self.key == "accuracy" else -1.0
+            drop = round(sign * (self.baseline.accuracy - score) * (100 if self.key == "accuracy" else 1), 3)
+        speedup = {}
+        if self.baseline is not None:
+            for b, v in latency.items():
+                base = self.baseline.latency_ms.get(b, {}).get("p50")
+                if base and v["p50"] > 0:
+                    speedup[b] = round(base / v["p50"], 2)
+        return StepRow(
+            name, score, drop, params, macs, int(scores["size_bytes"]), latency, speedup, str(onnx_path), note
+        )
+
+
+def run_plan(
+    model: nn.Module,
+    data: DataBundle,
+    config: PlanConfig | Mapping[str, Any],
+    *,
+    out_dir: str | Path,
+    train_config: TrainConfig | Mapping[str, Any] | None = None,
+    on_step: Callable[[StepRow], None] | None = None,
+) -> PlanResult:
+    """Run a compression plan on ``model`` and measure every step.
+
+    Args:
+        model: the trained fp32 model (not modified).
+        data: the data (train for fine-tuning and calibration, test for the rows).
+        config: the plan (``compress:`` section).
+        out_dir: where each step writes ``<i>_<kind>/`` and the table ``metrics.json``.
+        train_config: fine-tuning settings (the spec's ``training:``).
+        on_step: called with each finished row (progress display).
+
+    Returns:
+        A :class:`PlanResult`: rows (baseline first), the final artifact, the last torch model.
+
+    Example:
+        >>> # run_plan(model, data, {"steps": [{"prune": {"ratio": 0.5}}, {"finetune": {"epochs": 3}},
+        >>> #                                  {"quantize": {"mode": "static"}}]}, out_dir="compress")
+    """
+    cfg = config if isinstance(config, PlanConfig) else PlanConfig.from_spec(config)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_cfg = (
+        train_config if isinstance(train_config, TrainConfig) else TrainConfig(**dict(train_config or {}))
+    )
+    shape = tuple(data.meta.input_shape)
+    example = torch.zeros(1, *shape)
+    meter = _Meter(data, cfg)
+    original = copy.deepcopy(model).eval()
+    current = copy.deepcopy(model).eval()
+
+    def export(m: nn.Module, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(m, folder / "model.safetensors")
+        return export_onnx(m.eval(), example, folder / "model.onnx").path
+
+    rows: list[StepRow] = []
+    reports: dict[str, Any] = {}
+    base_path = export(current, out / "0_baseline")
+    meter.baseline = meter.row(
+        "baseline (fp32)", base_path, count_params(current), count_macs(current, shape)
+    )
+    rows.append(meter.baseline)
+    if on_step:
+        on_step(meter.baseline)
+    last_path = base_path
+    for i, step in enumerate(cfg.steps, start=1):
+        ((kind, options),) = step.items()
+        sc = step_config(kind, options)
+        folder = out / f"{i}_{kind}"
+        name = f"{i}. {kind}"
+        try:
+            if kind == "prune":
+                current, rep = prune(current, sc, data=data, train_config=train_cfg, teacher=original)
+                reports[name] = rep.to_dict()
+                if not rep.pruned:
+                    raise CompressionError(
+                        f"step {i} (prune) did not prune: {rep.skipped or 'no channel removed'}"
+                    )
+                note = f"{sc.criterion}, ratio {sc.ratio}"
+            elif kind == "sparsity":
+                current, rep = prune_unstructured(
+                    current, sc, data=data, train_config=train_cfg, teacher=original
+                )
+                reports[name] = rep.to_dict()
+                note = f"sparsity {rep.sparsity.overall:.2%} (real zeros)" if hasattr(rep, "sparsity") else ""
+            elif kind == "finetune":
+                current, note = _finetune(current, original, data, train_cfg, sc, folder)
+            else:
+                from autoopt.compress.quantize import quantize_onnx
+
+                qres = quantize_onnx(last_path, folder / "model.onnx", data, sc)
+                reports[name] = qres.report.to_dict() if hasattr(qres.report, "to_dict") else {}
+                row = meter.row(
+                    name, Path(qres.path), count_params(current), count_macs(current, shape), sc.mode
+                )
+                rows.append(row)
+                last_path = Path(qres.path)
+                if on_step:
+                    on_step(row)
+                continue
+        except CompressionError as e:
+            if cfg.on_error == "stop":
+                raise
+            rows.append(StepRow(f"{name} (skipped)", None, None, 0, 0, 0, note=str(e)))
+            continue
+        last_path = export(current, folder)
+        row = meter.row(name, last_path, count_params(current), count_macs(current, shape), note)
+        rows.append(row)
+        if on_step:
+            on_step(row)
+    # The deliverable is the last row: flag it when it lost more than the allowed accuracy.
+    final = rows[-1]
+    final.flagged = final.accuracy_drop_pp is not None and final.accuracy_drop_pp > cfg.max_accuracy_drop
+    write_json(out / "metrics.json", {"rows": [r.to_dict() for r in rows], "reports": reports})
+    return PlanResult(rows=rows, final_path=last_path, model=current, reports=reports)
+
+
+def _finetune(
+    model: nn.Module,
+    teacher: nn.Module,
+    data: DataBundle,
+    train_cfg: TrainConfig,
+    sc: FinetuneConfig,
+    folder: Path,
+) -> tuple[nn.Module, str]:
+    cfg = train_cfg.model_copy(update={"epochs": sc.epochs, **({"lr": sc.lr} if sc.lr else {})})
+    if sc.distill:
+        from autoopt.distill import distill
+
+        distill(
+            model, teacher, data, cfg, alpha=sc.alpha, temperature=sc.temperature, out_dir=folder / "train"
+        )
+        return model, f"{sc.epochs} epochs, KD from the original (alpha {sc.alpha}, T {sc.temperature})"
+    fit(model, data, cfg, out_dir=folder / "train")
+    return model, f"{sc.epochs} epochs"
+
+
+def format_rows(rows: Sequence[StepRow]) -> list[list[str]]:
+    """Rows as strings, for terminal and markdown tables."""
+    out = []
+    for r in rows:
+        lat = r.latency_ms
+        out.append(
+            [
+                r.step,
+                "-" if r.accuracy is None else f"{r.accuracy:.4f}",
+                "-" if r.accuracy_drop_pp is None else f"{r.accuracy_drop_pp:+.2f}",
+                f"{r.params:,}",
+                f"{r.macs:,}",
+                f"{r.size_bytes / 1024:.1f} KiB",
+                *[_p50_p95(lat.get(b, {})) for b in ("1", "64")],
+                *[f"{r.speedup.get(b, 1.0):.2f}x" for b in ("1", "64")],
+                ("FLAGGED " if r.flagged else "") + r.note,
+            ]
+        )
+    return out
+
+
+def _p50_p95(v: Mapping[str, float]) -> str:
+    return f"{v.get('p50', float('nan')):.3f}/{v.get('p95', float('nan')):.3f}"
+
+
+TABLE_HEADER = [
+    "step",
+    "accuracy",
+    "drop (pp)",
+    "params",
+    "MACs",
+    "size",
+    "b1 p50/p95 ms",
+    "b64 p50/p95 ms",
+    "speed-up b1",
+    "speed-up b64",
+    "note",
+]
