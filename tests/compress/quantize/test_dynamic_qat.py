@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from autoopt.compress.quantize import quantize, quantize_dynamic, quantize_qat, to_precision
+from autoopt.compress.quantize import quantize, quantize_dynamic, quantize_onnx, quantize_qat, to_precision
 from autoopt.data import DataBundle
 from autoopt.evaluate import predict, stack_inputs
 from autoopt.exceptions import InvalidSpecError
@@ -55,7 +55,9 @@ def test_quantize_dispatches_on_mode(trained: dict, digits: DataBundle, tmp_path
     res = quantize(trained["cnn"], tmp_path / "m.int8.onnx", digits, {"calibration": "percentile"})
     assert res.fp32_path == tmp_path / "m.int8.fp32.onnx" and res.report.mode == "static"
     with pytest.raises(InvalidSpecError, match=r"compress\.quantize\.mode: 'qat' fine-tunes a torch model"):
-        quantize(res.fp32_path, tmp_path / "q.onnx", digits, {"mode": "qat"})
+        quantize_onnx(res.fp32_path, tmp_path / "q.onnx", digits, {"mode": "qat"})
+    dyn = quantize_onnx(res.fp32_path, tmp_path / "d.onnx", digits, {"mode": "dynamic"})
+    assert dyn.report.mode == "dynamic" and dyn.path.is_file()
 
 
 def test_bf16_on_cpu_agrees(trained: dict, digits: DataBundle) -> None:

@@ -5,7 +5,8 @@
 - :func:`quantize_dynamic`: int8 weights, activations quantized per call (MatMul-heavy models;
   slow for CNNs, which get a warning).
 - :func:`quantize_qat`: quantization-aware fine-tuning with torchao's PT2E flow, exported to ONNX.
-- :func:`quantize`: one entry for a spec's ``compress.quantize`` section (``mode``).
+- :func:`quantize` / :func:`quantize_onnx`: one entry for a spec's ``compress.quantize`` section
+  (``mode``), from a torch model / from an fp32 ``.onnx`` (the compression plan's step).
 - :func:`to_precision`: a torch model in fp16/bf16.
 
 Every result carries a :class:`QuantizeReport` measured on the real files: accuracy of the
@@ -24,7 +25,7 @@ Example:
 from __future__ import annotations
 
 from autoopt.compress.prune import CompressionError
-from autoopt.compress.quantize._api import quantize
+from autoopt.compress.quantize._api import quantize, quantize_onnx
 from autoopt.compress.quantize._calibration import (
     METHODS,
     ArrayReader,
@@ -60,6 +61,7 @@ __all__ = [
     "prepare_qat",
     "quantize",
     "quantize_dynamic",
+    "quantize_onnx",
     "quantize_qat",
     "quantize_static",
     "quantized_ops",

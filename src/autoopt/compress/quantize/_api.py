@@ -64,3 +64,22 @@ def quantize(
     if cfg.mode == "dynamic":
         return quantize_dynamic(model, out, cfg, eval_data=data, threads=threads)
     return quantize_static(model, out, data, cfg, threads=threads)
+
+
+def quantize_onnx(
+    onnx_in: str | os.PathLike[str],
+    onnx_out: str | os.PathLike[str],
+    data: DataBundle,
+    config: QuantizeConfig | dict[str, Any] | None = None,
+    *,
+    threads: int | None = 1,
+) -> QuantizeResult:
+    """Quantize an fp32 ``.onnx`` with ``config.mode`` ``static`` or ``dynamic`` (a compression plan step).
+
+    Raises:
+        InvalidSpecError: ``mode: qat`` (it needs the torch model: use :func:`quantize`), or a bad config.
+
+    Example:
+        >>> res = quantize_onnx("a/model.onnx", "b/model.onnx", data, {"mode": "static"})  # doctest: +SKIP
+    """
+    return quantize(Path(onnx_in), onnx_out, data, config, threads=threads)
