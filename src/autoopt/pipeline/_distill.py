@@ -33,9 +33,9 @@ from autoopt.distill import (
 from autoopt.exceptions import AutoOptError, InvalidSpecError
 from autoopt.io import write_json, write_yaml
 from autoopt.models import build_model, check_model_params, count_macs, count_params, load_checkpoint
-from autoopt.pipeline._tune_spec import _best_row
-from autoopt.pipeline._validate import STATIC_METRICS, load_spec
-from autoopt.search import Progress, TuneResult, tune
+from autoopt.pipeline._tune_spec import best_row, run_search
+from autoopt.pipeline._validate import STATIC_METRICS, _collect, load_spec, split_params
+from autoopt.search import Progress, TuneResult
 from autoopt.space import Float, Int, Space
 from autoopt.spec import ModelSpec, Spec, read_spec
 from autoopt.training import TrainConfig, evaluate_model, fit
@@ -88,22 +88,6 @@ class DistillSpecResult:
 
 
 # -- validation ----------------------------------------------------------------------------------
-
-
-def _split(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
-    for name, value in params.items():
-        section, _, key = name.partition(".")
-        out[section][key] = value
-    return out
-
-
-def _collect(errors: list[str], fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except InvalidSpecError as e:
-        errors.extend(e.errors or [str(e)])
-        return None
 
 
 def _endpoints(param: Any) -> list[Any]:
@@ -280,7 +264,7 @@ def _objective(
 
     def objective(params: dict[str, Any], report: Any) -> dict[str, Any]:
         torch.set_num_threads(threads)
-        sections = _split(params)
+        sections = split_params(params)
         weights = {**cfg.params().model_dump(), **sections["distill"]}
         train = TrainConfig(**{"seed": spec.seed, **spec.training, **cfg.training, **sections["training"]})
         student = _build_student(spec, cfg, sections["model"], data)
@@ -318,35 +302,21 @@ def _search(
     progress: Progress | None,
 ) -> tuple[TuneResult, dict[str, Any] | None]:
     s = spec.search
-    space = Space.from_dict(s.space)
-    result = tune(
+    result = run_search(
         _objective(spec, cfg, data, teacher, stage, threads),
-        space=space,
-        strategy=s.strategy,
-        scheduler=s.scheduler,
-        trials=s.trials,
-        timeout=s.timeout,
-        jobs=s.jobs,
-        deterministic=s.deterministic,
-        directions=[o.resolved_direction() for o in s.objectives],
-        metrics=[o.metric for o in s.objectives],
-        constraints=s.constraints,
+        spec,
         storage=storage or s.storage or str(stage / "study.db"),
         study_name=f"{spec.name}-distill",
-        seed=spec.seed,
-        strategy_options=s.strategy_options,
-        scheduler_options=s.scheduler_options,
-        heartbeat_interval=30 if s.jobs > 1 else None,
         progress=progress,
     )
-    best = _best_row(result)
+    best = best_row(result)
     if best is None:
         return result, None
     ckpt = stage / "trials" / str(best.number) / "model.safetensors"
     if not ckpt.exists():
         raise AutoOptError(f"trial {best.number}'s checkpoint {ckpt} is missing; rerun autoopt distill")
     shutil.copyfile(ckpt, stage / "model.safetensors")
-    return result, {**space.complete(best.params), "trial": best.number, **best.metrics}
+    return result, {**Space.from_dict(s.space).complete(best.params), "trial": best.number, **best.metrics}
 
 
 def distill_spec(
@@ -417,7 +387,7 @@ def distill_spec(
         best = {f"val_{k}": v for k, v in res.fit.val_metrics.items()}
         best["epochs"] = res.fit.epochs_run
 
-    sections = _split({k: v for k, v in best.items() if k.partition(".")[0] in _SECTIONS and "." in k})
+    sections = split_params({k: v for k, v in best.items() if k.partition(".")[0] in _SECTIONS and "." in k})
     weights = {**cfg.params().model_dump(), **sections["distill"]}
     train = TrainConfig(**{**train_base, **sections["training"]})
     student = _build_student(spec, cfg, sections["model"], data)

@@ -118,24 +118,11 @@ def tune_spec(
     write_yaml(run_dir / "spec.yaml", spec.model_dump(mode="json"))
     data = load_data(spec.data)
     s = spec.search
-    result = tune(
+    result = run_search(
         make_objective(spec, data, run_dir),
-        space=Space.from_dict(s.space),
-        strategy=s.strategy,
-        scheduler=s.scheduler,
-        trials=s.trials,
-        timeout=s.timeout,
-        jobs=s.jobs,
-        deterministic=s.deterministic,
-        directions=[o.resolved_direction() for o in s.objectives],
-        metrics=[o.metric for o in s.objectives],
-        constraints=s.constraints,
+        spec,
         storage=storage or s.storage or str(run_dir / "study.db"),
         study_name=spec.name,
-        seed=spec.seed,
-        strategy_options=s.strategy_options,
-        scheduler_options=s.scheduler_options,
-        heartbeat_interval=30 if s.jobs > 1 else None,
         progress=progress,
     )
     out_res = TuneSpecResult(spec=spec, run_dir=run_dir, search=result)
@@ -170,6 +157,38 @@ def tune_spec(
     write_json(best_dir / "metrics.json", metrics)
     out_res.best_dir, out_res.best_params, out_res.metrics = best_dir, params, metrics
     return out_res
+
+
+def run_search(
+    objective: Any, spec: Spec, *, storage: str, study_name: str, progress: Progress | None = None
+) -> TuneResult:
+    """``autoopt.tune`` with everything the spec's ``search:`` section says (shared by the stages)."""
+    s = spec.search
+    return tune(
+        objective,
+        space=Space.from_dict(s.space),
+        strategy=s.strategy,
+        scheduler=s.scheduler,
+        trials=s.trials,
+        timeout=s.timeout,
+        jobs=s.jobs,
+        deterministic=s.deterministic,
+        directions=[o.resolved_direction() for o in s.objectives],
+        metrics=[o.metric for o in s.objectives],
+        constraints=s.constraints,
+        storage=storage,
+        study_name=study_name,
+        seed=spec.seed,
+        strategy_options=s.strategy_options,
+        scheduler_options=s.scheduler_options,
+        heartbeat_interval=30 if s.jobs > 1 else None,
+        progress=progress,
+    )
+
+
+def best_row(result: TuneResult) -> Any:
+    """The best trial's row (the first Pareto point for several objectives), or ``None``."""
+    return _best_row(result)
 
 
 def _best_row(result: TuneResult) -> Any:
