@@ -1,4 +1,5 @@
-"""Compression stages: pruning (:mod:`autoopt.compress.prune`); quantization (:mod:`autoopt.compress.quantize`), and the plan that chains them (:func:`run_plan`).
+"""Compression stages: pruning (:mod:`autoopt.compress.prune`), quantization
+(:mod:`autoopt.compress.quantize`), and the plan that chains them (:func:`run_plan`).
 
 Example:
     >>> from autoopt.compress import CompressionError
@@ -9,6 +10,22 @@ Example:
 from __future__ import annotations
 
 from autoopt.compress._plan import STEP_KINDS, FinetuneConfig, PlanConfig, PlanResult, StepRow, run_plan
-from autoopt.compress.prune import CompressionError
+from autoopt.compress.prune import CompressionError, PruneConfig, SparsityConfig, prune, prune_unstructured
+from autoopt.compress.quantize import QuantizeConfig, quantize, quantize_onnx
 
-__all__ = ["CompressionError", "FinetuneConfig", "PlanConfig", "PlanResult", "STEP_KINDS", "StepRow", "run_plan"]
+__all__ = [
+    "CompressionError",
+    "FinetuneConfig",
+    "PlanConfig",
+    "PlanResult",
+    "PruneConfig",
+    "QuantizeConfig",
+    "STEP_KINDS",
+    "SparsityConfig",
+    "StepRow",
+    "prune",
+    "prune_unstructured",
+    "quantize",
+    "quantize_onnx",
+    "run_plan",
+]

@@ -21,7 +21,7 @@ from autoopt.compress.prune import CompressionError, PruneConfig, SparsityConfig
 from autoopt.data import DataBundle
 from autoopt.evaluate import evaluate_artifact, measure_latency
 from autoopt.exceptions import InvalidSpecError
-from autoopt.export import export_onnx
+from autoopt.export import ExportError, export_onnx
 from autoopt.io import write_json
 from autoopt.models import count_macs, count_params, save_checkpoint
 from autoopt.training import TrainConfig, fit
@@ -270,7 +270,9 @@ def run_plan(
                 if on_step:
                     on_step(row)
                 continue
-        except CompressionError as e:
+        except (CompressionError, ExportError) as e:
+            # Step failures (an untraceable model, an unsupported op) obey on_error; bad settings
+            # (InvalidSpecError) always stop: they were meant to be caught before anything ran.
             if cfg.on_error == "stop":
                 raise
             rows.append(StepRow(f"{name} (skipped)", None, None, 0, 0, 0, note=str(e)))

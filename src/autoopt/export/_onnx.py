@@ -185,7 +185,7 @@ def export_onnx(
         raise ExportError(f"{what}: torch.onnx.export returned no program; expected an ONNXProgram")
     weight_bytes = sum(t.numel() * t.element_size() for t in program.state_dict.values())
     if weight_bytes < _SINGLE_FILE_LIMIT:
-        atomic_write_bytes(path, onnx_program.model_proto.SerializeToString())
+        atomic_write_bytes(path, _strip_debug_metadata(onnx_program.model_proto).SerializeToString())
     else:
         onnx_program.save(str(path), external_data=True)
     proto = onnx.load(str(path), load_external_data=False)
@@ -203,6 +203,22 @@ def export_onnx(
         dynamic_batch=dynamic_batch,
         program=program,
     )
+
+
+def _strip_debug_metadata(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Drop the exporter's per-node debug metadata (source stack traces, FX node names): ~40 KB on a
+    small CNN, it made int8 files of small models look far less than 4x smaller. Graph, weights and
+    names are untouched."""
+    graphs = [proto.graph] + [f for f in proto.functions]  # type: ignore[list-item]
+    for g in graphs:
+        for node in g.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
+    for vi in list(proto.graph.value_info) + list(proto.graph.input) + list(proto.graph.output):
+        del vi.metadata_props[:]
+    for init in proto.graph.initializer:
+        del init.metadata_props[:]
+    return proto
 
 
 def export_pt2(
