@@ -19,6 +19,7 @@ __all__ = [
     "DataError",
     "CheckpointError",
     "TrainingError",
+    "CompressionError",
     "format_errors",
 ]
 
@@ -70,6 +71,16 @@ class TrainingError(AutoOptError, RuntimeError):
     """Training cannot go on: the loss became NaN/inf, the device ran out of memory, ...
 
     In a search this fails the trial (recorded with the message); the search goes on.
+    """
+
+
+class CompressionError(AutoOptError, RuntimeError):
+    """A compression step cannot be applied to this model.
+
+    Raised when Torch-Pruning cannot trace the forward, when a layer is never reached by the trace
+    (data-dependent control flow), when pruning changes the output shape, or when nothing at all can
+    be pruned. The message names the layer or operation. With ``on_error: skip`` the model is
+    returned unchanged instead and the report says ``skipped: <reason>``.
     """
 
 

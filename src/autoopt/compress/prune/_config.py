@@ -6,13 +6,12 @@ Both validate everything up front and name the spec key of every bad value
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
+from autoopt.compress._config import _Validated
 from autoopt.compress.prune._importance import criteria
-from autoopt.exceptions import InvalidSpecError
 
 __all__ = ["PruneConfig", "SparsityConfig"]
 
@@ -21,21 +20,6 @@ def _check_ratio(value: float) -> float:
     if not 0.0 < value < 1.0:
         raise ValueError(f"must be > 0 and < 1 (a fraction of channels to remove); got {value!r}")
     return value
-
-
-class _Validated(BaseModel):
-    """A pydantic model whose errors become one ``InvalidSpecError`` naming every bad key."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
-
-    #: spec key prefix of the fields, e.g. ``compress.prune``.
-    key: ClassVar[str] = "compress"
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise InvalidSpecError(errors=_messages(exc, type(self))) from None
 
 
 class PruneConfig(_Validated):
@@ -158,29 +142,3 @@ class SparsityConfig(_Validated):
         if final is not None and value > final:
             raise ValueError(f"must be <= sparsity ({final}); got {value!r}")
         return value
-
-
-def _messages(exc: ValidationError, model: type[_Validated]) -> list[str]:
-    """One ``<prefix>.<key>: <problem>; got <value>`` line per pydantic error."""
-    prefix = model.key
-    fields = sorted(model.model_fields)
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        key = f"{prefix}.{loc}" if loc else prefix
-        kind, ctx, got = err["type"], err.get("ctx", {}), err.get("input")
-        if kind == "extra_forbidden":
-            close = difflib.get_close_matches(loc, fields, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            lines.append(f"{key}: unknown field; expected one of: {', '.join(fields)}.{hint}")
-        elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-            op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}.get(kind, "<=")
-            lines.append(f"{key}: must be {op} {next(iter(ctx.values()))}; got {got!r}")
-        elif kind == "literal_error":
-            lines.append(f"{key}: expected one of: {ctx.get('expected', '')}; got {got!r}")
-        elif kind == "value_error":
-            msg = str(ctx.get("error", err["msg"]))
-            lines.append(msg if msg.startswith(f"{prefix}.") else f"{key}: {msg}")
-        else:
-            lines.append(f"{key}: {str(err['msg']).lower()}; got {got!r}")
-    return lines

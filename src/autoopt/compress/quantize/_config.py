@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from autoopt.compress.prune._config import _Validated
+from autoopt.compress._config import _Validated
 
 __all__ = ["QuantizeConfig", "QUANT_TYPES", "coerce_quantize_config"]
 
