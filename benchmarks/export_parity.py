@@ -86,7 +86,11 @@ def compare(
 
 
 def run(
-    epochs: int = 5, repeats: int = 200, int8: bool = False, out_dir: Path | None = None
+    epochs: int = 5,
+    repeats: int = 200,
+    int8: bool = False,
+    out_dir: Path | None = None,
+    compressed: bool = False,
 ) -> dict[str, Any]:
     """Train, export and compare; returns ``{"rows": [...], "card": {...}, ...}``."""
     torch.manual_seed(0)
@@ -113,6 +117,31 @@ def run(
         )
         rows.append(("onnx int8 (dynamic)", folder / "model.int8.onnx"))
     results = compare(model, rows, data, repeats=repeats)
+    if compressed:
+        # Parity of a compressed model's export is checked against that compressed torch model.
+        from autoopt.compress import prune, quantize_onnx
+        from autoopt.export import export_onnx
+
+        small, _ = prune(
+            model,
+            {"ratio": 0.5, "finetune_epochs": 3},
+            data=data,
+            train_config={"epochs": 3, "lr": 3e-3, "device": "cpu", "seed": 0},
+        )
+        small.eval()
+        pruned_path = export_onnx(small, torch.zeros(1, *data.meta.input_shape), folder / "pruned.onnx").path
+        q = quantize_onnx(
+            pruned_path, folder / "pruned.int8.onnx", data, {"mode": "static", "sensitivity": False}
+        )
+        more = compare(
+            small,
+            [("onnx pruned", pruned_path), ("onnx pruned + int8 static", q.path)],
+            data,
+            repeats=repeats,
+        )
+        for r in more:
+            r["reference"] = "pruned torch"
+        results += more
     return {
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
         "model": {"name": "cnn", "config": CNN, **{k: card.model[k] for k in ("params", "macs")}},
@@ -147,9 +176,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--int8", action="store_true", help="add a dynamically quantized ONNX row")
+    parser.add_argument("--compressed", action="store_true", help="add pruned and pruned+int8 ONNX rows")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    res = run(args.epochs, args.repeats, args.int8)
+    res = run(args.epochs, args.repeats, args.int8, compressed=args.compressed)
     print(json.dumps(res, indent=2)) if args.json else _print(res)
 
 
