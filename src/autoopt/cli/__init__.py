@@ -177,6 +177,72 @@ def _tune_spec(
         raise typer.Exit(130)
 
 
+@app.command("run")
+def run_cmd(
+    spec: Annotated[
+        Path, typer.Argument(help="The spec YAML: data, model, training, search, distill, compress.")
+    ],
+    out: Annotated[Path | None, typer.Option(help="Run directory; default runs/<name>.")] = None,
+    from_stage: Annotated[
+        str | None, typer.Option("--from", help="Force this stage and every later one.")
+    ] = None,
+    more_trials: Annotated[int | None, typer.Option(help="Extend the search by N trials.")] = None,
+    trials: Annotated[int | None, typer.Option(help="Total trials of the search.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds after which no new trial starts.")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Parallel trials, one process each.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed.")] = None,
+    storage: Annotated[str | None, typer.Option(help="Storage URL for the search.")] = None,
+    quiet: Annotated[bool, typer.Option(help="Logs only, no live view.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary at the end.")] = False,
+) -> None:
+    """The main job: search -> (distill) -> (compress) -> export -> report, resumable."""
+
+    def run() -> None:
+        from autoopt.pipeline import load_spec, run_spec
+
+        load_spec(spec, trials=trials, timeout=timeout, jobs=jobs, seed=seed)  # all spec errors first
+        progress = None if (quiet or as_json) else RichProgress("search")
+
+        def on_stage(stage: str, status: str) -> None:
+            if not as_json:
+                err = console.print if not quiet else print
+                err(f"[{status}] {stage}" if quiet else f"[bold]{stage}[/bold]: {status}")
+
+        res = run_spec(
+            spec,
+            out=out,
+            from_stage=from_stage,
+            more_trials=more_trials,
+            storage=storage,
+            progress=progress,
+            on_stage=on_stage,
+            trials=trials,
+            timeout=timeout,
+            jobs=jobs,
+            seed=seed,
+        )
+        summary = {
+            "run_dir": str(res.run_dir),
+            "stages": res.stages,
+            "metrics": res.metrics,
+            "final": str(res.final_dir) if res.final_dir else None,
+            "report": str(res.report) if res.report else None,
+            "interrupted": res.interrupted,
+        }
+        if as_json:
+            print(json.dumps(summary, indent=2, default=str))
+        else:
+            table = metrics_table({k: v for k, v in res.metrics.items() if not isinstance(v, dict)}, "run")
+            console.print(table)
+            for stage, status in res.stages.items():
+                console.print(f"  {stage:<9} {status}")
+            console.print(f"run directory: {res.run_dir}")
+        if res.interrupted:
+            raise typer.Exit(130)
+
+    _guard(run)
+
+
 @app.command("compress")
 def compress_cmd(
     spec: Annotated[Path, typer.Argument(help="Spec YAML with a compress: section (the plan's steps).")],

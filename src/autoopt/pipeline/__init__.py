@@ -2,10 +2,14 @@
 
 from autoopt.pipeline._compress import CompressSpecResult, compress_spec
 from autoopt.pipeline._distill import DistillSpecResult, check_distill_spec, distill_spec
+from autoopt.pipeline._run import STAGES, RunResult, run_spec
 from autoopt.pipeline._tune_spec import TuneSpecResult, build_trial_model, make_objective, tune_spec
 from autoopt.pipeline._validate import load_spec, split_params
 
 __all__ = [
+    "STAGES",
+    "RunResult",
+    "run_spec",
     "CompressSpecResult",
     "compress_spec",
     "DistillSpecResult",

@@ -105,7 +105,8 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
         given = {**spec.model.params, **{k: None for k in searched["model"]}}
         _collect(errors, check_model_params, spec.model.name, given, key="model.params")
     if spec.distill is not None:
-        _collect(errors, DistillConfig.from_spec, spec.distill)
+        # In `autoopt run` the teacher defaults to the run's own searched model (its run directory).
+        _collect(errors, DistillConfig.from_spec, {"teacher": "<this run>", **spec.distill})
     if spec.compress is not None:
         from autoopt.compress import PlanConfig  # a stage config, validated with the rest of the spec
 
