@@ -157,3 +157,57 @@ def test_killed_during_search_and_during_compress_resumes(tmp_path):
     trials = study.get_trials()
     assert len({t.number for t in trials}) == len(trials)  # no duplicated numbers
     assert sum(t.state.name == "COMPLETE" for t in trials) >= 3
+
+
+def test_changed_data_retrains_the_best_configuration(tmp_path):
+    spec = {k: v for k, v in SPEC.items() if k not in ("distill", "compress")}
+    path = write(tmp_path, spec)
+    first = run_spec(path, out=tmp_path / "run")
+    assert first.stages["search"] == "ran"
+    changed = {**spec, "data": {**spec["data"], "limit": 450}}
+    second = run_spec(write(tmp_path, changed), out=tmp_path / "run")
+    assert second.stages["search"] == "ran"
+    assert (tmp_path / "run" / "best" / "retrain" / "model.safetensors").is_file()
+    import optuna
+
+    from autoopt.io import open_storage
+
+    study = optuna.load_study(study_name="full", storage=open_storage(tmp_path / "run" / "study.db"))
+    assert len(study.get_trials()) == 2  # the search was kept, not run again
+
+
+def test_warm_start_enqueues_compatible_configs_and_reports_the_rest(tmp_path):
+    from autoopt.pipeline import tune_spec
+
+    base = {k: v for k, v in SPEC.items() if k not in ("distill", "compress")}
+    base["search"] = {
+        **base["search"],
+        "trials": 3,
+        "space": {
+            "training.weight_decay": {"low": 1.0e-5, "high": 1.0e-3, "log": True},
+            "model.channels": [8, 16],
+        },
+    }
+    first = tune_spec(write(tmp_path, base), out=tmp_path / "a")
+    old = sorted(first.search.trials, key=lambda t: t.values[0], reverse=True)
+    new = {
+        **base,
+        "name": "b",
+        "search": {
+            **base["search"],
+            "trials": 4,
+            "warm_start": str(tmp_path / "a"),
+            "warm_start_top": 3,
+            "space": {
+                "training.weight_decay": {"low": 1.0e-5, "high": 1.0e-3, "log": True},
+                "model.channels": [16, 32],
+            },
+        },
+    }
+    second = tune_spec(write(tmp_path, new), out=tmp_path / "b")
+    carried = [t for t in old if t.params["model.channels"] == 16]
+    dropped = [t for t in old if t.params["model.channels"] == 8]
+    firsts = [t.params for t in second.search.trials[: len(carried)]]
+    assert firsts == [t.params for t in carried]
+    assert len(second.warm_start_incompatible) == len(dropped)
+    assert all("model.channels=8 outside" in line for line in second.warm_start_incompatible)

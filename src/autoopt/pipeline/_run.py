@@ -67,8 +67,14 @@ class _Ledger:
             return None
         return json.loads(p.read_text()).get("fingerprint")
 
-    def done(self, stage: str, fp: str) -> None:
-        write_json(self.run_dir / stage / "fingerprint.json", {"fingerprint": fp, "finished": time.time()})
+    def done(self, stage: str, fp: str, **extra: Any) -> None:
+        write_json(
+            self.run_dir / stage / "fingerprint.json", {"fingerprint": fp, "finished": time.time(), **extra}
+        )
+
+    def recorded(self, stage: str, key: str) -> Any:
+        p = self.run_dir / stage / "fingerprint.json"
+        return json.loads(p.read_text()).get(key) if p.is_file() else None
 
     def forget(self, stage: str) -> None:
         (self.run_dir / stage / "fingerprint.json").unlink(missing_ok=True)
@@ -151,8 +157,11 @@ def run_spec(
     ledger = _Ledger(run_dir)
     result = RunResult(run_dir=run_dir)
     forced = False
-    upstream = _hash({"data": spec.data.model_dump(mode="json"), "seed": spec.seed})
-    plans = _plans(spec, run_dir, storage, progress)
+    data_hash = _hash({"data": spec.data.model_dump(mode="json"), "seed": spec.seed})
+    upstream = data_hash
+    # A changed dataset under a finished search: keep the search, retrain its best configuration.
+    previous = ledger.recorded("search", "data")
+    plans = _plans(spec, run_dir, storage, progress, retrain=previous is not None and previous != data_hash)
     for stage in STAGES:
         if stage not in plans:
             result.stages[stage] = "absent"
@@ -178,7 +187,7 @@ def run_spec(
             ledger.event(stage=stage, status="interrupted", seconds=round(time.time() - t0, 2))
             result.stages[stage] = "interrupted"
             return result
-        ledger.done(stage, fp)
+        ledger.done(stage, fp, **({"data": data_hash} if stage == "search" else {}))
         ledger.event(stage=stage, status="done", seconds=round(time.time() - t0, 2))
         result.stages[stage] = "ran"
         if on_stage:
@@ -205,7 +214,9 @@ def _finished_trials(run_dir: Path, name: str, storage: str | None) -> int:
     return len([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
 
 
-def _plans(spec: Spec, run_dir: Path, storage: str | None, progress: Progress | None) -> dict[str, Any]:
+def _plans(
+    spec: Spec, run_dir: Path, storage: str | None, progress: Progress | None, *, retrain: bool = False
+) -> dict[str, Any]:
     """Each present stage: (its config, for the fingerprint; a function running it)."""
     from autoopt.pipeline._compress import compress_spec
     from autoopt.pipeline._distill import distill_spec
@@ -216,8 +227,10 @@ def _plans(spec: Spec, run_dir: Path, storage: str | None, progress: Progress | 
     plans: dict[str, Any] = {}
 
     def search(res: RunResult) -> bool:
-        r = tune_spec(source, out=run_dir, storage=storage, progress=progress)
+        r = tune_spec(source, out=run_dir, storage=storage, progress=progress, retrain=retrain)
         res.metrics.update(r.metrics)
+        for line in r.warm_start_incompatible:
+            _Ledger(run_dir).event(stage="search", warm_start_incompatible=line)
         return r.search.interrupted
 
     plans["search"] = (

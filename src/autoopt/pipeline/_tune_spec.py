@@ -27,6 +27,7 @@ from autoopt.models import (
     unfreeze_schedule,
 )
 from autoopt.pipeline._validate import STATIC_METRICS, load_spec, split_params
+from autoopt.pipeline._warm_start import warm_start_configs
 from autoopt.search import Progress, TuneResult, tune
 from autoopt.space import Space
 from autoopt.spec import Spec
@@ -45,6 +46,7 @@ class TuneSpecResult:
     best_dir: Path | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    warm_start_incompatible: list[str] = field(default_factory=list)
 
 
 def build_trial_model(spec: Spec, params: dict[str, Any], data: DataBundle) -> torch.nn.Module:
@@ -97,6 +99,7 @@ def tune_spec(
     out: str | Path | None = None,
     storage: str | None = None,
     progress: Progress | None = None,
+    retrain: bool = False,
     **overrides: Any,
 ) -> TuneSpecResult:
     """Run the deep-learning tune of a spec and keep the best model.
@@ -106,6 +109,8 @@ def tune_spec(
         out: the run directory (default ``runs/<spec.name>``).
         storage: a storage URL overriding ``search.storage`` (default ``RUN_DIR/study.db``).
         progress: a progress display.
+        retrain: train the best configuration again from scratch on the current data (also with
+            ``search.retrain_best``), e.g. after the data changed under a finished search.
         **overrides: ``trials``, ``timeout``, ``jobs``, ``strategy``, ``scheduler``, ``seed``.
 
     Returns:
@@ -118,24 +123,35 @@ def tune_spec(
     write_yaml(run_dir / "spec.yaml", spec.model_dump(mode="json"))
     data = load_data(spec.data)
     s = spec.search
+    warm = (
+        warm_start_configs(s.warm_start, Space.from_dict(s.space), s.warm_start_top) if s.warm_start else None
+    )
     result = run_search(
         make_objective(spec, data, run_dir),
         spec,
         storage=storage or s.storage or str(run_dir / "study.db"),
         study_name=spec.name,
         progress=progress,
+        enqueue=warm.configs if warm else None,
     )
     out_res = TuneSpecResult(spec=spec, run_dir=run_dir, search=result)
+    out_res.warm_start_incompatible = warm.incompatible if warm else []
     best = _best_row(result)
     if best is None:
         return out_res
     ckpt = run_dir / "trials" / str(best.number) / "model.safetensors"
+    params = {**Space.from_dict(s.space).complete(best.params)}
+    if retrain or s.retrain_best:
+        # The best configuration, trained again from scratch on the data as it is now.
+        model = build_trial_model(spec, params, data)
+        cfg = TrainConfig(**{"seed": spec.seed, **spec.training, **split_params(params)["training"]})
+        fit(model, data, cfg, out_dir=run_dir / "best" / "retrain")
+        ckpt = run_dir / "best" / "retrain" / "model.safetensors"
     if not ckpt.exists():
         raise AutoOptError(f"trial {best.number}'s checkpoint {ckpt} is missing; rerun with --from search")
     best_dir = run_dir / "best"
     best_dir.mkdir(exist_ok=True)
     shutil.copyfile(ckpt, best_dir / "model.safetensors")
-    params = {**Space.from_dict(s.space).complete(best.params)}
     model = build_trial_model(spec, params, data)
     load_checkpoint(model, best_dir / "model.safetensors")
     cfg = TrainConfig(**{**spec.training, **split_params(params)["training"]})
@@ -160,7 +176,13 @@ def tune_spec(
 
 
 def run_search(
-    objective: Any, spec: Spec, *, storage: str, study_name: str, progress: Progress | None = None
+    objective: Any,
+    spec: Spec,
+    *,
+    storage: str,
+    study_name: str,
+    progress: Progress | None = None,
+    enqueue: list[dict[str, Any]] | None = None,
 ) -> TuneResult:
     """``autoopt.tune`` with everything the spec's ``search:`` section says (shared by the stages)."""
     s = spec.search
@@ -183,6 +205,7 @@ def run_search(
         scheduler_options=s.scheduler_options,
         heartbeat_interval=30 if s.jobs > 1 else None,
         progress=progress,
+        enqueue=enqueue,
     )
 
 

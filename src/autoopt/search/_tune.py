@@ -88,6 +88,7 @@ def tune(
     max_initial_failures: int = 5,
     heartbeat_interval: int | None = None,
     progress: Progress | None = None,
+    enqueue: Sequence[Mapping[str, Any]] | None = None,
 ) -> TuneResult:
     """Search the hyperparameters of ``objective``.
 
@@ -119,6 +120,7 @@ def tune(
         heartbeat_interval: seconds between heartbeats of running trials (RDB storages); a trial whose
             worker died is then failed instead of staying RUNNING.
         progress: a progress display (the CLI passes a rich progress bar).
+        enqueue: parameter sets tried first when the study is new (warm start from an earlier search).
 
     Returns:
         A :class:`TuneResult` with ``best_params``, ``best_value``, ``pareto``, ``trials`` and ``study``.
@@ -183,6 +185,9 @@ def tune(
         "seed": seed,
     }
     study.set_user_attr(CONFIG_ATTR, config)
+    if enqueue and not study.get_trials(deepcopy=False):
+        for params in enqueue:
+            study.enqueue_trial(dict(params), skip_if_exists=True)
     names = (
         list(metrics)
         if metrics

@@ -73,6 +73,8 @@ class SearchSpec(_Strict):
     scheduler_options: dict[str, Any] = Field(default_factory=dict)
     storage: str | None = None
     retrain_best: bool = False
+    warm_start: str | None = None  # an earlier run directory: its best configurations are tried first
+    warm_start_top: int = Field(5, ge=1)
 
     @field_validator("objectives", mode="before")
     @classmethod
