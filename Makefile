@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/autoopt tune examples/digits_cnn.yaml --out runs/demo
+	$(BIN)/autoopt run examples/digits_full.yaml --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

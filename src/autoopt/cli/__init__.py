@@ -349,8 +349,9 @@ def list_cmd(
 
 
 def _register_stage_commands() -> None:
-    from autoopt.cli import _distill, _evaluate, _serve
+    from autoopt.cli import _dashboard, _distill, _evaluate, _serve
 
+    _dashboard.register(app)
     _distill.register(app)
     _evaluate.register(app)
     _serve.register(app)

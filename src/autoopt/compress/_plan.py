@@ -32,7 +32,15 @@ STEP_KINDS = ("prune", "sparsity", "finetune", "quantize")
 
 
 class FinetuneConfig(BaseModel):
-    """``finetune:`` step: train the current model a few epochs, optionally distilling from the original."""
+    """``finetune:`` step: train the current model a few epochs, optionally distilling from the original.
+
+    Attributes:
+        epochs: fine-tuning epochs.
+        lr: learning rate; ``None``: the spec's ``training.lr``.
+        distill: distill from the unpruned original model (knowledge distillation).
+        alpha: weight of the teacher's soft targets when ``distill`` is on.
+        temperature: softmax temperature of the soft targets when ``distill`` is on.
+    """
 
     model_config = ConfigDict(extra="forbid")
     epochs: int = Field(5, ge=1)
@@ -43,7 +51,19 @@ class FinetuneConfig(BaseModel):
 
 
 class PlanConfig(BaseModel):
-    """``compress:`` section: the steps and how to measure them."""
+    """``compress:`` section: the steps and how to measure them.
+
+    Attributes:
+        source: a tune run whose ``best/`` model is compressed; ``None``: this spec's run.
+        steps: the steps in order, each ``{prune | sparsity | finetune | quantize: {options}}``;
+            ``quantize`` must be last.
+        on_error: ``stop``, or ``skip``: a step that cannot be applied is reported and skipped.
+        max_accuracy_drop: percentage points of accuracy the final model may lose against the fp32
+            baseline before its row is flagged.
+        latency_batch_sizes: batch sizes of the latency columns.
+        latency_repeats: timed runs per batch size.
+        threads: ONNX Runtime intra-op threads for the measurements.
+    """
 
     model_config = ConfigDict(extra="forbid")
     source: str | None = None

@@ -59,6 +59,12 @@ class TeacherSpec(BaseModel):
       ``{name, params}`` it belongs to;
     - ``model`` alone (with optional ``training`` overrides of the spec's ``training:``): the teacher
       is trained first, on the spec's data.
+
+    Attributes:
+        run_dir: an ``autoopt tune`` run directory whose ``best/`` model is the teacher.
+        checkpoint: a safetensors (or weights-only ``.pt``) file of the teacher; needs ``model``.
+        model: the teacher's ``{name, params}``: rebuilt for ``checkpoint``, or trained first alone.
+        training: overrides of the spec's ``training:`` for a teacher trained first.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -28,6 +28,7 @@ def compress_spec(
     out: str | Path | None = None,
     model_run: str | Path | None = None,
     on_step: Any = None,
+    model: Any = None,
 ) -> CompressSpecResult:
     """Load the best model of a tune run and apply ``compress.steps`` to it.
 
@@ -37,6 +38,7 @@ def compress_spec(
         model_run: the tune run whose ``best/`` model is compressed (default ``compress.source``, else
             the run directory itself).
         on_step: called with each finished :class:`StepRow`.
+        model: compress this model instead of the run's best (e.g. a distilled student).
 
     Raises:
         InvalidSpecError: the spec has no ``compress`` section, or no trained model is found (the
@@ -62,7 +64,7 @@ def compress_spec(
     params = loaded.spec.training if loaded.spec is not None else spec.training
     best_params = _best_training(model_dir)
     result = run_plan(
-        loaded.model,
+        model if model is not None else loaded.model,
         data,
         plan,
         out_dir=run_dir / "compress",

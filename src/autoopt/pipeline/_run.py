@@ -247,7 +247,16 @@ def _plans(
         def distill(res: RunResult) -> bool:
             teacher = dict(spec.distill or {})
             teacher.setdefault("teacher", str(run_dir))  # the searched model teaches by default
-            s2 = spec.model_copy(update={"distill": teacher})
+            # The spec's search space tunes the teacher; the distill stage searches only distill.* keys.
+            kd_space = {k: v for k, v in spec.search.space.items() if k.startswith("distill.")}
+            kd_search = spec.search.model_copy(
+                update={
+                    "space": kd_space,
+                    "trials": spec.search.trials if kd_space else 1,
+                    "warm_start": None,
+                }
+            )
+            s2 = spec.model_copy(update={"distill": teacher, "search": kd_search})
             path = run_dir / "spec.distill.yaml"
             write_yaml(path, s2.model_dump(mode="json"))
             distill_spec(path, out=run_dir)
@@ -257,7 +266,12 @@ def _plans(
     if spec.compress is not None:
 
         def compress(res: RunResult) -> bool:
-            r = compress_spec(source, out=run_dir, model_run=run_dir)
+            from autoopt.data import load_data
+
+            student = (
+                _deployable(spec, run_dir, load_data(spec.data))[0] if spec.distill is not None else None
+            )
+            r = compress_spec(source, out=run_dir, model_run=run_dir, model=student)
             last = r.plan.rows[-1]
             # The compressed architecture exists only in memory: export it here (the export stage).
             _export_final(
@@ -291,34 +305,39 @@ def _plans(
     return plans
 
 
+def _deployable(spec: Spec, run_dir: Path, data: Any) -> tuple[Any, str, dict[str, Any], dict[str, Any]]:
+    """The run's model before compression: the distilled student when there is one, else the best
+    model; with its builder name, config and metrics."""
+    import yaml
+
+    from autoopt.evaluate import load_run
+    from autoopt.models import build_model, load_checkpoint
+
+    loaded = load_run(run_dir, data)
+    student = run_dir / "distill" / "model.safetensors"
+    if student.is_file() and (run_dir / "distill" / "params.yaml").is_file():
+        p = yaml.safe_load((run_dir / "distill" / "params.yaml").read_text())
+        name, config = p["model"], p.get("model_params") or {}
+        model = build_model(name, config, data.meta)
+        load_checkpoint(model, student)
+        return model, name, config, json.loads((run_dir / "distill" / "metrics.json").read_text())
+    return loaded.model, loaded.model_name, loaded.model_config, dict(loaded.metrics)
+
+
 def _export_final(spec: Spec, run_dir: Path, model: Any = None, extra: dict[str, Any] | None = None) -> None:
     """final/: the run's deployable model, exported and parity-checked (ONNX, .pt2, card).
 
     ``model`` is the compressed model when the compress stage calls this (a pruned architecture only
     exists in memory); otherwise the distilled student when there is one, else the best model.
     """
-    import yaml
-
     from autoopt.data import load_data
-    from autoopt.evaluate import load_run
     from autoopt.export import export_model
-    from autoopt.models import build_model, load_checkpoint
 
     data = load_data(spec.data)
-    loaded = load_run(run_dir, data)
-    name, config, metrics = loaded.model_name, loaded.model_config, dict(loaded.metrics)
-    if model is None:
-        model = loaded.model
-        student = run_dir / "distill" / "model.safetensors"
-        if student.is_file() and (run_dir / "distill" / "params.yaml").is_file():
-            p = yaml.safe_load((run_dir / "distill" / "params.yaml").read_text())
-            name, config = p["model"], p.get("model_params") or {}
-            model = build_model(name, config, data.meta)
-            load_checkpoint(model, student)
-            metrics = json.loads((run_dir / "distill" / "metrics.json").read_text())
+    base, name, config, metrics = _deployable(spec, run_dir, data)
     metrics.update(extra or {})
     export_model(
-        model.eval(),
+        (model if model is not None else base).eval(),
         data,
         run_dir / "final",
         spec=spec.model_dump(mode="json"),

@@ -26,14 +26,28 @@ class _Strict(BaseModel):
 
 class ModelSpec(_Strict):
     """``model:``: a registered builder (``autoopt list models``) or ``package.module:function``, and its
-    fixed parameters. Searched parameters go in ``search.space`` as ``model.<param>``."""
+    fixed parameters. Searched parameters go in ``search.space`` as ``model.<param>``.
+
+    Attributes:
+        name: a registered builder (``mlp``, ``cnn``, ``resnet``, ``torchvision``) or your own
+            ``package.module:function``, called as ``function(meta, **params)``; running such a spec
+            runs that code.
+        params: fixed parameters of the builder (``autoopt list models`` and the tuning guide list them).
+    """
 
     name: str = "cnn"
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class TransferSpec(_Strict):
-    """``transfer:``: start from a local checkpoint (safetensors, or ``.pt`` loaded with weights_only)."""
+    """``transfer:``: start from a local checkpoint (safetensors, or ``.pt`` loaded with weights_only).
+
+    Attributes:
+        checkpoint: the local weights file; the classifier head is replaced when the class count differs.
+        freeze: ``none``, ``backbone`` or ``all-but-last-N`` (e.g. ``all-but-last-2``); searchable.
+        backbone_lr_mult: the backbone's learning rate is ``training.lr`` times this; searchable.
+        unfreeze_every: gradual unfreezing, one more block every N epochs; ``None``: off.
+    """
 
     checkpoint: Path
     freeze: str = "none"
@@ -45,6 +59,11 @@ class ObjectiveSpec(_Strict):
     """One objective: a metric of a trial and its direction.
 
     Metrics: ``val_<metric>`` (e.g. ``val_accuracy``, ``val_loss``, ``val_mse``), ``params``, ``macs``.
+
+    Attributes:
+        metric: ``val_<metric>``, ``params`` or ``macs``.
+        direction: ``minimize``, ``maximize`` or ``auto`` (minimize losses, errors, sizes and latency;
+            maximize the rest).
     """
 
     metric: str = "val_accuracy"
@@ -58,7 +77,27 @@ class ObjectiveSpec(_Strict):
 
 
 class SearchSpec(_Strict):
-    """``search:``: the strategy, scheduler, budget, objectives, constraints and space."""
+    """``search:``: the strategy, scheduler, budget, objectives, constraints and space.
+
+    Attributes:
+        strategy: ``auto``, ``random``, ``grid``, ``tpe``, ``bayes``, ``cmaes``, ``evolution`` or ``qmc``
+            (``autoopt list strategies``).
+        scheduler: early stopping by epoch: ``none``, ``median``, ``asha`` or ``hyperband``.
+        trials: total trials of the study (a rerun resumes up to it); ``None``: until ``timeout``.
+        timeout: seconds after which no new trial starts.
+        jobs: parallel trial processes on the same storage.
+        deterministic: with ``jobs`` > 1, the same seed gives the same trials whatever the timing.
+        objectives: one objective or a list of them (several: a Pareto front).
+        constraints: e.g. ``["params <= 200000"]``; infeasible trials are never picked as best.
+        space: the searched parameters, named ``<section>.<key>`` (``training.lr``, ``model.width``).
+        strategy_options: keyword arguments of the strategy's sampler.
+        scheduler_options: keyword arguments of the scheduler.
+        storage: a storage URL or file; ``None``: ``RUN_DIR/study.db``.
+        retrain_best: after the search, train the best configuration again from scratch on the data
+            as it is now (e.g. after the data changed under a finished search).
+        warm_start: an earlier run directory; its best configurations are tried first.
+        warm_start_top: how many of its best configurations are tried first.
+    """
 
     strategy: str = "auto"
     scheduler: str | None = "asha"
@@ -83,7 +122,20 @@ class SearchSpec(_Strict):
 
 
 class Spec(_Strict):
-    """The whole spec of ``autoopt tune SPEC.yaml`` (and, later, ``autoopt run``)."""
+    """The whole spec of ``autoopt tune SPEC.yaml`` (and, later, ``autoopt run``).
+
+    Attributes:
+        name: the run folder (``runs/<name>``) and the study name; a plain folder name.
+        seed: the search seed; also the training seed unless ``training.seed`` is set.
+        threads: intra-op threads per trial process; ``None``: cores / ``search.jobs``.
+        data: where the data comes from and how it is split.
+        model: the model builder and its fixed parameters.
+        transfer: start from a local checkpoint (optional).
+        training: fixed training settings.
+        search: the strategy, early stopping, budget, objectives, constraints and space.
+        distill: knowledge distillation (``autoopt distill``; optional).
+        compress: the compression plan (``autoopt compress``; optional).
+    """
 
     name: str = "run"
     seed: int = 0
