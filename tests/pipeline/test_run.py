@@ -79,7 +79,8 @@ def test_every_stage_runs_into_one_run_directory(full_run):
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     assert [e["stage"] for e in events if e["status"] == "done"][:3] == ["search", "distill", "compress"]
     card = json.loads((run_dir / "final" / "model.json").read_text())
-    assert card["parity"]["onnx"]["passed"] and card["metrics"]["compressed_step"] == "3. quantize"
+    assert card["parity"]["onnx"]["passed"] and card["metrics"]["compressed_step"] == "2. finetune"
+    assert card["metrics"]["int8_step"] == "3. quantize"
     assert res.metrics["test_accuracy"] > 0.2
 
 
