@@ -18,6 +18,7 @@ Each trial records the sampler that proposed it in its system attribute ``autoop
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -138,6 +139,8 @@ class AutoSampler(BaseSampler):
         self._gp_max_trials = gp_max_trials
         self._delegates: dict[str, BaseSampler] = {}
         self._choices: dict[int, str] = {}
+        # Study.optimize(n_jobs > 1) shares one sampler between threads.
+        self._lock = threading.RLock()
 
     # ---- the choice -----------------------------------------------------------------------------
     def _summary(self, trials: Sequence[FrozenTrial]) -> SpaceSummary:
@@ -152,6 +155,10 @@ class AutoSampler(BaseSampler):
 
     def choice(self, study: Study, trial: FrozenTrial) -> str:
         """The strategy that handles ``trial`` (decided once per trial)."""
+        with self._lock:
+            return self._choice(study, trial)
+
+    def _choice(self, study: Study, trial: FrozenTrial) -> str:
         if trial._trial_id in self._choices:
             return self._choices[trial._trial_id]
         recorded = trial.system_attrs.get(STRATEGY_ATTR)
@@ -173,6 +180,10 @@ class AutoSampler(BaseSampler):
         return recorded
 
     def _delegate(self, name: str, study: Study) -> BaseSampler:
+        with self._lock:
+            return self._make_delegate(name, study)
+
+    def _make_delegate(self, name: str, study: Study) -> BaseSampler:
         if name not in self._delegates:
             seed = None if self._seed is None else self._seed + _SEED_OFFSETS.get(name, 0)
             directions = [d.name.lower() for d in study.directions]
@@ -233,11 +244,13 @@ class AutoSampler(BaseSampler):
         self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
     ) -> None:
         self._for(study, trial).after_trial(study, trial, state, values)
-        self._choices.pop(trial._trial_id, None)
+        with self._lock:
+            self._choices.pop(trial._trial_id, None)
 
     def reseed_rng(self) -> None:
-        for s in self._delegates.values():
-            s.reseed_rng()
+        with self._lock:
+            for s in list(self._delegates.values()):
+                s.reseed_rng()
 
 
 @strategies.register("auto")
