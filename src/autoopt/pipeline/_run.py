@@ -164,7 +164,10 @@ def run_spec(
     plans = _plans(spec, run_dir, storage, progress, retrain=previous is not None and previous != data_hash)
     for stage in STAGES:
         if stage not in plans:
-            result.stages[stage] = "absent"
+            # With a compression plan, the compress stage exports its (in-memory) compressed model.
+            result.stages[stage] = (
+                "within compress" if stage == "export" and "compress" in plans else "absent"
+            )
             continue
         config, runner = plans[stage]
         forced = forced or stage == from_stage
