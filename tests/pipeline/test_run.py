@@ -129,14 +129,14 @@ def _kill_when(cmd: list[str], ready, timeout: float = 180) -> None:
     )
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None and not ready():
-        time.sleep(0.2)
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
 
 @pytest.mark.slow
 def test_killed_during_search_and_during_compress_resumes(tmp_path):
-    spec = {**SPEC, "search": {**SPEC["search"], "trials": 4}}
+    spec = {**SPEC, "search": {**SPEC["search"], "trials": 20}}  # long enough to be killed mid-search
     spec.pop("distill")
     path = write(tmp_path, spec)
     run_dir = tmp_path / "run"
@@ -157,7 +157,7 @@ def test_killed_during_search_and_during_compress_resumes(tmp_path):
     study = optuna.load_study(study_name="full", storage=open_storage(run_dir / "study.db"))
     trials = study.get_trials()
     assert len({t.number for t in trials}) == len(trials)  # no duplicated numbers
-    assert sum(t.state.name == "COMPLETE" for t in trials) >= 3
+    assert sum(t.state.name == "COMPLETE" for t in trials) >= 19
 
 
 def test_changed_data_retrains_the_best_configuration(tmp_path):
