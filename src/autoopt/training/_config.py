@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from autoopt._validation import pydantic_messages
 from autoopt.exceptions import InvalidSpecError
 from autoopt.training._optim import OPTIMIZERS
 from autoopt.training._schedule import SCHEDULES
@@ -135,29 +135,4 @@ def coerce_config(config: TrainConfig | dict[str, Any] | None) -> TrainConfig:
 
 def _messages(exc: ValidationError, model: type[BaseModel]) -> list[str]:
     """One ``training.<key>: <problem>; got <value>`` line per pydantic error."""
-    lines = []
-    fields = sorted(model.model_fields)
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        key = f"training.{loc}" if loc else "training"
-        kind, ctx, got = err["type"], err.get("ctx", {}), err.get("input")
-        if kind == "extra_forbidden":
-            close = difflib.get_close_matches(loc, fields, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            lines.append(f"{key}: unknown field; expected one of: {', '.join(fields)}.{hint}")
-        elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-            op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}.get(kind, "<=")
-            bound = next(iter(ctx.values()))
-            lines.append(f"{key}: must be {op} {bound}; got {got!r}")
-        elif kind == "literal_error":
-            lines.append(f"{key}: expected one of: {ctx.get('expected', '')}; got {got!r}")
-        elif kind == "value_error":
-            msg = str(ctx.get("error", err["msg"]))
-            if not loc and ":" in msg:  # model-level check: the message starts with the key
-                field, _, rest = msg.partition(":")
-                lines.append(f"training.{field}:{rest}")
-            else:
-                lines.append(f"{key}: {msg}")
-        else:
-            lines.append(f"{key}: {err['msg'].lower()}; got {got!r}")
-    return lines
+    return pydantic_messages(exc, "training", model.model_fields)
