@@ -15,9 +15,13 @@ Example:
 from autoopt.strategies import _builtin  # noqa: F401  (registers the built-in strategies)
 from autoopt.strategies._auto import AutoSampler, SpaceSummary, choose_strategy
 from autoopt.strategies._registry import StrategyContext, list_strategies, make_sampler, strategies
+from autoopt.strategies._regularized_evolution import RegularizedEvolutionSampler
+from autoopt.strategies._rl import RLSampler
 
 __all__ = [
     "AutoSampler",
+    "RLSampler",
+    "RegularizedEvolutionSampler",
     "SpaceSummary",
     "StrategyContext",
     "choose_strategy",
