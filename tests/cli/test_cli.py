@@ -165,6 +165,8 @@ def test_list():
         "grid",
         "qmc",
         "random",
+        "regularized-evolution",
+        "rl",
         "tpe",
     ]
 
