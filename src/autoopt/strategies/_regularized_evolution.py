@@ -43,12 +43,12 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt.exceptions import InvalidSpecError
 from autoopt.strategies._registry import StrategyContext, strategies
+from autoopt.strategies._study_space import StudySpace
 
 __all__ = ["RegularizedEvolutionSampler"]
 
@@ -126,8 +126,7 @@ class RegularizedEvolutionSampler(BaseSampler):
         self._seed = seed
         self._rng = np.random.RandomState(seed)
         self._random = RandomSampler(seed=None if seed is None else seed + 1)
-        self._search_space = IntersectionSearchSpace()
-        self._space_study: int | None = None
+        self._study_space = StudySpace()
         # trial id -> (parent params, parent distributions, name of the mutated parameter)
         self._plans: dict[int, tuple[dict[str, Any], dict[str, BaseDistribution], str | None] | None] = {}
         self._lock = threading.RLock()
@@ -219,11 +218,7 @@ class RegularizedEvolutionSampler(BaseSampler):
 
     # ---- BaseSampler -------------------------------------------------------------------------------
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        with self._lock:
-            if self._space_study != study._study_id:
-                self._search_space, self._space_study = IntersectionSearchSpace(), study._study_id
-            space = self._search_space.calculate(study, use_cache=True)
-        return {n: d for n, d in space.items() if not d.single()}
+        return self._study_space(study)
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]

@@ -49,13 +49,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt.exceptions import InvalidSpecError
 from autoopt.strategies._registry import StrategyContext, strategies
 from autoopt.strategies._regularized_evolution import finite_values
+from autoopt.strategies._study_space import StudySpace
 
 if TYPE_CHECKING:
     import torch
@@ -359,8 +359,7 @@ class RLSampler(BaseSampler):
         self.max_choices = max_choices
         self._seed_rng = np.random.RandomState(seed)
         self._random = RandomSampler(seed=seed)
-        self._search_space = IntersectionSearchSpace()
-        self._space_study: int | None = None
+        self._study_space = StudySpace()
         self._controllers: dict[tuple[Any, ...], _Controller] = {}
         self._lock = threading.RLock()
 
@@ -427,11 +426,7 @@ class RLSampler(BaseSampler):
 
     # ---- BaseSampler ---------------------------------------------------------------------------------
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        with self._lock:
-            if self._space_study != study._study_id:
-                self._search_space, self._space_study = IntersectionSearchSpace(), study._study_id
-            space = self._search_space.calculate(study, use_cache=True)
-        return {n: d for n, d in space.items() if not d.single()}
+        return self._study_space(study)
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
