@@ -29,7 +29,7 @@ from autoopt.exceptions import InvalidSpecError
 from autoopt.models import AutoOptModel, models
 from autoopt.models._base import output_dim
 from autoopt.models._mlp import ACTIVATIONS, make_activation
-from autoopt.nas.spaces._common import (
+from autoopt.models.arch._common import (
     ArchSpace,
     Decisions,
     arch_spaces,
