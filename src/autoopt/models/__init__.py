@@ -13,13 +13,12 @@ Example:
 
 from __future__ import annotations
 
-# Last: the architecture spaces (nas-macro, nas-cell, nas-mlp) build on the names above.
 from autoopt.models import (  # noqa: F401  (register the builders)
     _cnn,
     _mlp,
     _resnet,
     _torchvision,
-    arch,  # noqa: E402,F401  (register the NAS builders)
+    arch,  # the architecture spaces nas-macro, nas-cell, nas-mlp
 )
 from autoopt.models._base import AutoOptModel, WrappedModel, as_autoopt_model
 from autoopt.models._checkpoint import LoadReport, load_checkpoint, read_state_dict, save_checkpoint

@@ -7,7 +7,8 @@ from typing import Any
 
 from autoopt.data._bundle import DatasetMeta
 from autoopt.exceptions import InvalidArchitectureError
-from autoopt.models import AutoOptModel, as_autoopt_model, count_macs, count_params
+from autoopt.models._base import AutoOptModel, as_autoopt_model
+from autoopt.models._profile import count_macs, count_params
 from autoopt.models.arch._common import arch_spaces, check_limits
 from autoopt.space import Space
 

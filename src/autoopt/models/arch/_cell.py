@@ -25,8 +25,8 @@ from torch import nn
 
 from autoopt.data._bundle import DatasetMeta
 from autoopt.exceptions import InvalidArchitectureError
-from autoopt.models import AutoOptModel, models
-from autoopt.models._base import output_dim
+from autoopt.models._base import AutoOptModel, output_dim
+from autoopt.models._factory import models
 from autoopt.models.arch._common import (
     ArchSpace,
     Decisions,

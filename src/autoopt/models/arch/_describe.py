@@ -9,8 +9,8 @@ from torch import nn
 
 from autoopt.data._bundle import DatasetMeta
 from autoopt.exceptions import InvalidSpecError
-from autoopt.models import count_macs, count_params
 from autoopt.models._base import WrappedModel
+from autoopt.models._profile import count_macs, count_params
 from autoopt.models.arch._common import arch_spaces
 
 __all__ = ["describe", "guess_space"]
