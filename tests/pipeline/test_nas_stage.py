@@ -142,3 +142,16 @@ def test_cli_search_without_a_nas_section_points_to_tune(tmp_path) -> None:
     res = CliRunner().invoke(app, ["search", str(_write(tmp_path, spec))])
     assert res.exit_code == 2
     assert "has no nas: section" in res.output and "autoopt tune" in res.output
+
+
+def test_the_pipeline_starts_from_an_architecture_search(tmp_path) -> None:
+    from autoopt.pipeline import run_spec
+
+    spec = _spec(epochs=1)
+    spec["search"]["trials"] = 2
+    run_dir = tmp_path / "run"
+    run_spec(_write(tmp_path, spec), out=run_dir)
+    assert (run_dir / "search" / "fingerprint.json").exists()
+    assert (run_dir / "nas" / "front.json").exists() and (run_dir / "report.html").exists()
+    params = (run_dir / "best" / "params.yaml").read_text()
+    assert "model: nas-macro" in params and "stem_width" in params
