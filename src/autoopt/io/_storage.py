@@ -99,10 +99,11 @@ def open_storage(
             return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
     except StorageError:
         raise
-    except ModuleNotFoundError as e:
+    except ImportError as e:  # RDBStorage wraps the driver's ModuleNotFoundError
+        missing = getattr(e, "name", None) or getattr(e.__cause__, "name", None) or "unknown"
         raise StorageError(
-            f"storage {shown}: the database driver is not installed ({e.name}); install it, e.g. "
-            "`pip install psycopg2-binary` for PostgreSQL"
+            f"storage {shown}: the database driver is not installed ({missing}); install it, e.g. "
+            "`pip install 'autoopt[postgres]'` (psycopg) for PostgreSQL"
         ) from None
     except Exception as e:  # SQLAlchemy/driver errors: connection refused, bad password, bad URL...
         raise StorageError(f"storage {shown}: cannot be opened ({_reason(e)}); {_fix(e)}") from None
@@ -123,7 +124,7 @@ def _fix(e: BaseException) -> str:
     if "connection refused" in text or "could not connect" in text or "timeout" in text:
         return (
             "start the database server or fix host and port in the URL "
-            "(a local PostgreSQL for trying it: scripts/local_postgres.sh start)"
+            "(a local PostgreSQL for trying it: python -m autoopt.testing.postgres start)"
         )
     return "check the URL, that the server is running and the credentials"
 

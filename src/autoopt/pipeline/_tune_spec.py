@@ -16,7 +16,7 @@ import torch
 
 from autoopt.data import DataBundle, load_data
 from autoopt.exceptions import AutoOptError
-from autoopt.io import write_json, write_yaml
+from autoopt.io import redact_url, write_json, write_yaml
 from autoopt.models import (
     apply_freeze,
     build_model,
@@ -203,10 +203,23 @@ def run_search(
         seed=spec.seed,
         strategy_options=s.strategy_options,
         scheduler_options=s.scheduler_options,
-        heartbeat_interval=30 if s.jobs > 1 else None,
+        heartbeat_interval=s.heartbeat_interval,
+        max_retries=s.max_retries,
+        study_attrs={SPEC_ATTR: stored_spec(spec)},
         progress=progress,
         enqueue=enqueue,
     )
+
+
+SPEC_ATTR = "autoopt:spec"  # the resolved spec, so `autoopt worker` needs only the URL and study name
+
+
+def stored_spec(spec: Spec) -> dict[str, Any]:
+    """The spec as stored with the study: resolved, with any password in a storage URL masked."""
+    data = spec.model_dump(mode="json")
+    if data["search"].get("storage"):
+        data["search"]["storage"] = redact_url(data["search"]["storage"])
+    return data
 
 
 def best_row(result: TuneResult) -> Any:
