@@ -66,6 +66,12 @@ def postgres():
     yield from start_postgres()
 
 
+@pytest.fixture
+def fresh_postgres():
+    """A server of its own, for a test that stops and restarts it."""
+    yield from start_postgres()
+
+
 def start_postgres():
     import shutil
     import tempfile

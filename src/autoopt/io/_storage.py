@@ -90,9 +90,7 @@ def open_storage(
             kwargs = {
                 "heartbeat_interval": heartbeat_interval,
                 "grace_period": grace_period or max(3 * heartbeat_interval, 10),
-                "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(
-                    max_retry=max_retries, inherit_intermediate_values=True
-                ),
+                "heartbeat_stale_trial_callback": _retry_callback(max_retries),
             }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExperimentalWarning)
@@ -107,6 +105,12 @@ def open_storage(
         ) from None
     except Exception as e:  # SQLAlchemy/driver errors: connection refused, bad password, bad URL...
         raise StorageError(f"storage {shown}: cannot be opened ({_reason(e)}); {_fix(e)}") from None
+
+
+def _retry_callback(max_retries: int | None) -> RetryHeartbeatStaleTrialCallback:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback(max_retry=max_retries, inherit_intermediate_values=True)
 
 
 def _reason(e: BaseException) -> str:

@@ -86,33 +86,46 @@ def _retry_callback(storage: BaseStorage, max_retries: int | None) -> RetryHeart
         return RetryHeartbeatStaleTrialCallback(max_retry=max_retries, inherit_intermediate_values=True)
 
 
-def recover_dead_trials(study: Study, max_retries: int | None = 2) -> list[int]:
+_last_stale_check: dict[int, float] = {}
+
+
+def recover_dead_trials(study: Study, max_retries: int | None = 2, *, force: bool = True) -> list[int]:
     """Fail the running trials whose worker died and queue them again; return their numbers.
 
     A worker is dead when its heartbeat is older than the storage's grace period (RDB storages with a
-    heartbeat) or when it ran on this machine and its process is gone (any storage).
+    heartbeat; checked at most once per heartbeat interval unless ``force``) or when it ran on this
+    machine and its process is gone (any storage).
     """
     storage = study._storage
-    before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
-    if getattr(storage, "get_heartbeat_interval", lambda: None)():
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return []
+    failed: list[int] = []
+    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    now = time.monotonic()
+    if interval and (force or now - _last_stale_check.get(id(storage), 0.0) >= interval):
+        _last_stale_check[id(storage)] = now
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)  # runs the storage's retry callback
+        for t in running:
+            if storage.get_trial(t._trial_id).state == TrialState.FAIL:
+                failed.append(t.number)
     callback = _retry_callback(storage, max_retries)
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for t in running:
         worker = t.system_attrs.get(WORKER_ATTR)
-        if not isinstance(worker, str) or not _is_dead_here(worker):
+        if t.number in failed or not isinstance(worker, str) or not _is_dead_here(worker):
             continue
         try:
             if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
                 continue
         except UpdateFinishedTrialError:  # another worker got there first
             continue
+        failed.append(t.number)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExperimentalWarning)
             callback(study, storage.get_trial(t._trial_id))
-    after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
-    return sorted(after - before)
+    return sorted(failed)
 
 
 def budget_used(study: Study) -> tuple[int, int]:
@@ -227,7 +240,7 @@ class StudyBudget:
             if deadline is not None and time.time() >= deadline:
                 return None
             with study_lock(study):
-                recover_dead_trials(study, self.max_retries)
+                recover_dead_trials(study, self.max_retries, force=False)
                 used, running = budget_used(study)
                 if self.total is None or used < self.total:
                     trial = ask_fn(study)  # type: ignore[operator]

@@ -377,7 +377,8 @@ def _run_processes(
             for p in procs:
                 p.join(timeout=0.5)
             if progress is not None:
-                progress.update(study)
+                with contextlib.suppress(Exception):  # the storage may be briefly unreachable
+                    progress.update(study)
     except KeyboardInterrupt:
         interrupted = True
         budget.stop()
@@ -388,9 +389,9 @@ def _run_processes(
             if p.is_alive():
                 p.terminate()
                 p.join()
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception):  # best effort: a lost storage is recovered at the next run
         recover_dead_trials(study, max_retries)  # a killed worker's trial: failed, queued again
-    _fail_orphans(study, first_number, "its worker process stopped")
+        _fail_orphans(study, first_number, "its worker process stopped")
     if not errors.empty():
         kind, message = errors.get()
         raise (StorageError if kind == "StorageError" else FatalSearchError)(message)
