@@ -239,15 +239,15 @@ class StudyBudget:
         while not self.stopped:
             if deadline is not None and time.time() >= deadline:
                 return None
-            with study_lock(study):
+            trial = None
+            with study_lock(study):  # held for one count and one insert: it serializes every worker
                 recover_dead_trials(study, self.max_retries, force=False)
                 used, running = budget_used(study)
                 if self.total is None or used < self.total:
                     trial = ask_fn(study)  # type: ignore[operator]
-                    if getattr(study._storage, "get_heartbeat_interval", lambda: None)():
-                        study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
-                    study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, worker_id())
-                    return trial
+            if trial is not None:
+                study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, worker_id())
+                return trial
             if running == 0 or not _can_detect_deaths(study):
                 return None
             time.sleep(self.poll)
