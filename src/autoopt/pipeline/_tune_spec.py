@@ -31,7 +31,7 @@ from autoopt.pipeline._warm_start import warm_start_configs
 from autoopt.search import Progress, TuneResult, tune
 from autoopt.space import Space
 from autoopt.spec import Spec
-from autoopt.training import TrainConfig, evaluate_model, fit
+from autoopt.training import RESUME_NAME, TrainConfig, evaluate_model, fit
 
 __all__ = ["TuneSpecResult", "make_objective", "tune_spec", "build_trial_model"]
 
@@ -85,12 +85,31 @@ def make_objective(spec: Spec, data: DataBundle, run_dir: Path) -> Any:
                 unfreeze_schedule(model, epoch + 1, every=every)
 
         out_dir = run_dir / "trials" / str(report.trial.number)
-        res = fit(model, data, cfg, reporter=per_epoch, out_dir=out_dir, param_groups=groups)
+        _resume_from_failed_attempt(report.trial, run_dir, out_dir)
+        try:
+            res = fit(
+                model, data, cfg, reporter=per_epoch, out_dir=out_dir, param_groups=groups, resumable=True
+            )
+        except BaseException:
+            (out_dir / RESUME_NAME).unlink(missing_ok=True)  # pruned or failed: never resumed
+            raise
         metrics: dict[str, Any] = {f"val_{k}": v for k, v in res.val_metrics.items()}
         metrics.update(static, epochs=res.epochs_run, samples_per_s=round(res.samples_per_s, 1))
         return metrics
 
     return objective
+
+
+def _resume_from_failed_attempt(trial: Any, run_dir: Path, out_dir: Path) -> None:
+    """A retry of a trial whose worker died goes on from that attempt's last epoch checkpoint."""
+    frozen = trial.study._storage.get_trial(trial._trial_id)
+    history = frozen.system_attrs.get("retry_history") or []
+    if not history or (out_dir / RESUME_NAME).exists():
+        return
+    src = run_dir / "trials" / str(history[-1]) / RESUME_NAME
+    if src.is_file():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, out_dir / RESUME_NAME)
 
 
 def tune_spec(
