@@ -7,8 +7,9 @@ instead). So ``trials=N`` ends with exactly N finished trials however many worke
 
 Before each ask the worker recovers trials of dead workers: trials whose heartbeat stopped (RDB
 storages, Optuna's heartbeat) and trials whose worker process on this machine no longer exists (any
-storage: each trial records ``host:pid:start`` of its worker). Such a trial is failed and queued again
-(same parameters, lineage in ``failed_trial``/``retry_history``) up to a retry limit.
+storage: each trial records ``machine:pid:start`` of its worker, the machine being its boot id).
+Such a trial is failed and queued again (same parameters, lineage in ``failed_trial`` and
+``retry_history``) up to a retry limit.
 """
 
 from __future__ import annotations
@@ -46,17 +47,25 @@ def _start_ticks(pid: int) -> str:
     return fields[19] if len(fields) > 19 else ""
 
 
+def _machine() -> str:
+    """This boot of this machine: the kernel's boot id (hostnames of cloned machines can collide)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return socket.gethostname().replace(":", "_")
+
+
 def worker_id() -> str:
-    """``host:pid:start`` of this process."""
+    """``machine:pid:start`` of this process (see :func:`_machine`)."""
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid)}"
+    return f"{_machine()}:{pid}:{_start_ticks(pid)}"
 
 
 def _is_dead_here(worker: str) -> bool:
     """True when ``worker`` ran on this machine and that process no longer exists."""
     host, _, rest = worker.partition(":")
     pid_s, _, start = rest.partition(":")
-    if host != socket.gethostname() or not pid_s.isdigit():
+    if host != _machine() or not pid_s.isdigit():
         return False
     pid = int(pid_s)
     try:
@@ -258,6 +267,6 @@ def _can_detect_deaths(study: Study) -> bool:
     """Whether a running trial of another worker may still turn out dead and need a retry here."""
     return bool(getattr(study._storage, "get_heartbeat_interval", lambda: None)()) or any(
         isinstance(t.system_attrs.get(WORKER_ATTR), str)
-        and t.system_attrs[WORKER_ATTR].startswith(socket.gethostname() + ":")
+        and t.system_attrs[WORKER_ATTR].startswith(_machine() + ":")
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     )
