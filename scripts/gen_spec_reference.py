@@ -22,6 +22,7 @@ from autoopt.compress.prune import PruneConfig, SparsityConfig
 from autoopt.compress.quantize import QuantizeConfig
 from autoopt.data import DataConfig
 from autoopt.distill import DistillConfig
+from autoopt.nas import NasConfig, OneShotConfig
 from autoopt.spec import ModelSpec, SearchSpec, Spec, TransferSpec
 from autoopt.spec._reference import Section, render_reference, write_reference
 from autoopt.training import TrainConfig
@@ -52,6 +53,8 @@ def sections() -> list[Section]:
         Section("transfer", TransferSpec),
         Section("training", TrainConfig),
         Section("search", SearchSpec),
+        Section("nas", NasConfig),
+        Section("nas.one_shot", OneShotConfig),
         Section("distill", DistillConfig),
         Section("compress", PlanConfig),
         Section("compress.prune", PruneConfig, _step("prune")),

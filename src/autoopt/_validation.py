@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any, ClassVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["pydantic_messages"]
+from autoopt.exceptions import InvalidSpecError
+
+__all__ = ["pydantic_messages", "ValidatedConfig"]
 
 _OPS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
@@ -60,3 +63,23 @@ def pydantic_messages(exc: ValidationError, prefix: str, fields: Iterable[str]) 
         else:
             lines.append(f"{key}: {str(err['msg']).lower()}; got {got!r}")
     return lines
+
+
+class ValidatedConfig(BaseModel):
+    """A pydantic model whose errors become one ``InvalidSpecError`` naming every bad key.
+
+    Subclasses set ``key``, the spec key of their section (``nas``, ``compress.prune``).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    #: spec key prefix of the fields.
+    key: ClassVar[str] = ""
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidSpecError(
+                errors=pydantic_messages(exc, type(self).key, type(self).model_fields)
+            ) from None

@@ -20,6 +20,8 @@ __all__ = [
     "CheckpointError",
     "TrainingError",
     "CompressionError",
+    "TrialRejected",
+    "InvalidArchitectureError",
     "format_errors",
 ]
 
@@ -81,6 +83,23 @@ class CompressionError(AutoOptError, RuntimeError):
     (data-dependent control flow), when pruning changes the output shape, or when nothing at all can
     be pruned. The message names the layer or operation. With ``on_error: skip`` the model is
     returned unchanged instead and the report says ``skipped: <reason>``.
+    """
+
+
+class TrialRejected(AutoOptError):
+    """A candidate is rejected before it is trained: it breaks a hard budget or cannot be built.
+
+    In a search the trial is recorded as failed with the reason (and the ``autoopt:rejected`` mark),
+    the strategy learns to avoid it, and rejections never count as the "first N trials all failed"
+    stop, which is meant for broken objectives.
+    """
+
+
+class InvalidArchitectureError(InvalidSpecError, TrialRejected):
+    """An architecture cannot be built: a missing or wrong decision, or too much downsampling for the input.
+
+    Raised before any tensor is allocated; ``errors`` holds one line per problem, each naming the
+    decision (``s4_downsample: ...``).
     """
 
 

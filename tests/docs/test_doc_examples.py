@@ -8,7 +8,7 @@ Which blocks are checked, and how (the rule):
 - otherwise every top-level key must be a section with its own validator, and each is validated
   alone: ``space`` (``Space.from_dict``), ``transfer`` (``TransferSpec``), ``training``
   (``TrainConfig``), ``distill`` (``DistillConfig.from_spec``), ``compress``
-  (``PlanConfig.from_spec``);
+  (``PlanConfig.from_spec``), ``nas`` (``NasConfig.from_spec``);
 - a ``{...}`` value is a placeholder ("see below"): that key is dropped and the rest must validate;
 - a block that is not a spec at all says so on the line before its fence with
   ``<!-- autoopt: not-a-spec -->``; any other block with unknown top-level keys fails.
@@ -28,6 +28,7 @@ import yaml
 from autoopt.compress import PlanConfig
 from autoopt.distill import DistillConfig
 from autoopt.exceptions import AutoOptError
+from autoopt.nas import NasConfig
 from autoopt.pipeline import load_spec
 from autoopt.space import Space
 from autoopt.spec import TransferSpec
@@ -46,6 +47,7 @@ SECTION_CHECKS: dict[str, Callable[[Any], object]] = {
     "training": lambda v: TrainConfig(**(v or {})),
     "distill": DistillConfig.from_spec,
     "compress": PlanConfig.from_spec,
+    "nas": NasConfig.from_spec,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autoopt.nas.spaces._ops import (
+from autoopt.models.arch._ops import (
     CELL_OPS,
     MACRO_OPS,
     FactorizedReduce,

@@ -9,6 +9,7 @@ import torch
 import autoopt
 from autoopt.exceptions import InvalidSpecError, UnknownNameError
 from autoopt.models import build_model, count_macs, count_params, list_models
+from autoopt.models.arch import CellNet, MacroNet, ResidualMLP
 from autoopt.nas import (
     InvalidArchitectureError,
     build_architecture,
@@ -16,7 +17,6 @@ from autoopt.nas import (
     nas_space,
     smallest_in_space,
 )
-from autoopt.nas.spaces import CellNet, MacroNet, ResidualMLP
 from autoopt.space import Categorical, Fixed, Int
 
 from .conftest import CIFAR, DIGITS, TABLE

@@ -326,3 +326,21 @@ def test_heartbeat_fails_a_dead_workers_trial(tmp_path):
     assert [t.state for t in r.trials[1:]] == ["COMPLETE"] * 3
     assert r.study.trials[1].system_attrs["retry_history"] == [0]
     assert math.isfinite(r.best_value)
+
+
+def test_rejected_candidates_never_stop_the_search_as_a_broken_objective() -> None:
+    from autoopt.exceptions import TrialRejected
+
+    def objective(params: dict) -> float:
+        if params["x"] < 0.9:
+            raise TrialRejected(f"x {params['x']:.2f} breaks the budget")
+        return params["x"]
+
+    res = autoopt.tune(
+        objective, space={"x": {"type": "float", "low": 0.0, "high": 1.0}}, strategy="random",
+        trials=12, seed=0, max_initial_failures=3,
+    )
+    assert len(res.trials) == 12  # far more than 3 rejections in a row, and the search went on
+    rejected = [r for r in res.trials if r.state == "FAIL"]
+    assert len(rejected) >= 3 and all(r.reason.startswith("rejected: x ") for r in rejected)
+    assert all(t.user_attrs.get("autoopt:rejected") for t in res.study.get_trials() if t.state.name == "FAIL")

@@ -152,3 +152,26 @@ def test_fuzz_any_input_is_a_space_or_a_clear_error(data):
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     params = space.sample(study.ask())
     assert set(params) <= set(space.names)
+
+
+def test_prefixed_renames_parameters_and_their_conditions() -> None:
+    from autoopt.space import Space
+
+    s = Space.from_dict({
+        "opt": ["sgd", "adam"],
+        "momentum": {"type": "float", "low": 0.0, "high": 0.9, "when": {"opt": ["sgd"]}},
+    }).prefixed("training.")
+    assert s.names == ["training.opt", "training.momentum"]
+    assert s["training.momentum"].when == {"training.opt": ["sgd"]}
+
+
+def test_merged_joins_spaces_and_rejects_a_name_defined_twice() -> None:
+    import pytest
+
+    from autoopt.exceptions import InvalidSpaceError
+    from autoopt.space import Space
+
+    a = Space.from_dict({"x": [1, 2]})
+    assert a.merged(Space.from_dict({"y": [3]})).names == ["x", "y"]
+    with pytest.raises(InvalidSpaceError, match="x: also defined by"):
+        a.merged(Space.from_dict({"x": [5]}))

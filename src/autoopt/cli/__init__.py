@@ -378,12 +378,13 @@ def list_cmd(
 
 
 def _register_stage_commands() -> None:
-    from autoopt.cli import _dashboard, _distill, _evaluate, _report, _serve
+    from autoopt.cli import _dashboard, _distill, _evaluate, _report, _search, _serve
 
     _dashboard.register(app)
     _distill.register(app)
     _evaluate.register(app)
     _report.register(app)
+    _search.register(app)
     _serve.register(app)
 
 

@@ -13,7 +13,13 @@ Example:
 
 from __future__ import annotations
 
-from autoopt.models import _cnn, _mlp, _resnet, _torchvision  # noqa: F401  (register the builders)
+from autoopt.models import (  # noqa: F401  (register the builders)
+    _cnn,
+    _mlp,
+    _resnet,
+    _torchvision,
+    arch,  # the architecture spaces nas-macro, nas-cell, nas-mlp
+)
 from autoopt.models._base import AutoOptModel, WrappedModel, as_autoopt_model
 from autoopt.models._checkpoint import LoadReport, load_checkpoint, read_state_dict, save_checkpoint
 from autoopt.models._cnn import CNN

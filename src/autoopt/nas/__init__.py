@@ -1,7 +1,10 @@
 """Neural architecture search.
 
-Importing this package registers the architecture builders ``nas-macro``, ``nas-cell`` and
-``nas-mlp`` in the model registry, so ``autoopt.models.build_model`` builds their samples.
+The architecture spaces (``nas-macro``, ``nas-cell``, ``nas-mlp``) live on the ground floor in
+:mod:`autoopt.models.arch`, registered as models, so any stage can rebuild a searched architecture;
+this package re-exports them and adds what searching needs: hard budgets checked before training
+(:class:`ArchBudget`), measured latency cached per architecture, the feasibility check of a budget
+against a space, and the one-shot supernet (:mod:`autoopt.nas.oneshot`).
 
 Example:
     >>> from autoopt.nas import list_nas_spaces
@@ -11,14 +14,24 @@ Example:
 
 from __future__ import annotations
 
-from autoopt.nas._errors import InvalidArchitectureError
-from autoopt.nas.spaces import build_architecture, describe, list_nas_spaces, nas_space, smallest_in_space
+from autoopt.models.arch import build_architecture, describe, list_nas_spaces, nas_space, smallest_in_space
+from autoopt.nas._budget import ArchBudget, LatencyCache, arch_key, arch_space_for, check_feasible
+from autoopt.nas._config import NasConfig, OneShotConfig
+from autoopt.nas._errors import InvalidArchitectureError, TrialRejected
 
 __all__ = [
     "InvalidArchitectureError",
+    "TrialRejected",
     "list_nas_spaces",
     "nas_space",
     "build_architecture",
     "describe",
     "smallest_in_space",
+    "NasConfig",
+    "OneShotConfig",
+    "ArchBudget",
+    "LatencyCache",
+    "arch_key",
+    "arch_space_for",
+    "check_feasible",
 ]

@@ -1,15 +1,7 @@
-"""Errors of the NAS stage."""
+"""Errors of the NAS stage (defined on the ground floor, where the architecture spaces live)."""
 
 from __future__ import annotations
 
-from autoopt.exceptions import InvalidSpecError
+from autoopt.exceptions import InvalidArchitectureError, TrialRejected
 
-__all__ = ["InvalidArchitectureError"]
-
-
-class InvalidArchitectureError(InvalidSpecError):
-    """An architecture cannot be built: a missing or wrong decision, or too much downsampling for the input.
-
-    Raised before any tensor is allocated; ``errors`` holds one line per problem, each naming the
-    decision (``s4_downsample: ...``).
-    """
+__all__ = ["InvalidArchitectureError", "TrialRejected"]

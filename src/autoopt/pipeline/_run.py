@@ -245,6 +245,7 @@ def _plans(
             "training": spec.training,
             "transfer": spec.transfer.model_dump(mode="json") if spec.transfer else None,
             "search": spec.search.model_dump(mode="json"),
+            "nas": spec.nas,
         },
         search,
     )

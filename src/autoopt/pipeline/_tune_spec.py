@@ -26,6 +26,7 @@ from autoopt.models import (
     param_groups,
     unfreeze_schedule,
 )
+from autoopt.pipeline._nas import NasRun, arch_of, prepare_nas, retrain_top_k, search_space, write_front
 from autoopt.pipeline._validate import STATIC_METRICS, load_spec, split_params
 from autoopt.pipeline._warm_start import warm_start_configs
 from autoopt.search import Progress, TuneResult, tune
@@ -47,6 +48,8 @@ class TuneSpecResult:
     best_params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     warm_start_incompatible: list[str] = field(default_factory=list)
+    front: list[dict[str, Any]] = field(default_factory=list)
+    meta: Any = None
 
 
 def build_trial_model(spec: Spec, params: dict[str, Any], data: DataBundle) -> torch.nn.Module:
@@ -56,8 +59,12 @@ def build_trial_model(spec: Spec, params: dict[str, Any], data: DataBundle) -> t
     return build_model(spec.model.name, {**spec.model.params, **sections["model"]}, data.meta)
 
 
-def make_objective(spec: Spec, data: DataBundle, run_dir: Path) -> Any:
-    """The objective of the search: build, (transfer,) train with early-stopping reports, return metrics."""
+def make_objective(spec: Spec, data: DataBundle, run_dir: Path, nas: NasRun | None = None) -> Any:
+    """The objective of the search: build, (transfer,) train with early-stopping reports, return metrics.
+
+    With ``nas``, a candidate over a hard budget is rejected before it trains, candidates train on
+    ``nas.subset`` for ``nas.epochs``, and with one-shot they are scored with the supernet's weights.
+    """
     objectives = spec.search.objectives
     threads = spec.threads or max(1, (os.cpu_count() or 1) // spec.search.jobs)
 
@@ -65,9 +72,21 @@ def make_objective(spec: Spec, data: DataBundle, run_dir: Path) -> Any:
         # Over-subscribed intra-op threads slow small models down by an order of magnitude.
         torch.set_num_threads(threads)
         sections = split_params(params)
-        cfg = TrainConfig(**{"seed": spec.seed, **spec.training, **sections["training"]})
+        base = nas.train_config(spec.training) if nas is not None else spec.training
+        cfg = TrainConfig(**{"seed": spec.seed, **base, **sections["training"]})
         model = build_trial_model(spec, params, data)
-        static = {"params": count_params(model), "macs": count_macs(model, data.meta.input_shape)}
+        if nas is not None:
+            static = nas.static(model, params, data.meta.input_shape)  # TrialRejected: over a budget
+            if nas.supernet is not None:
+                one_shot = nas.cfg.one_shot
+                assert one_shot is not None
+                scores = nas.supernet.score(
+                    arch_of(params), nas.candidate_data, calibration_batches=one_shot.calibration_batches,
+                    batch_size=cfg.batch_size, seed=spec.seed,
+                )
+                return {**scores, **static, "epochs": 0}
+        else:
+            static = {"params": count_params(model), "macs": count_macs(model, data.meta.input_shape)}
         groups = None
         every = None
         if spec.transfer is not None:
@@ -85,11 +104,13 @@ def make_objective(spec: Spec, data: DataBundle, run_dir: Path) -> Any:
                 unfreeze_schedule(model, epoch + 1, every=every)
 
         out_dir = run_dir / "trials" / str(report.trial.number)
+        train_data = nas.candidate_data if nas is not None else data
         _resume_from_failed_attempt(report.trial, run_dir, out_dir)
         try:
             res = fit(
-                model, data, cfg, reporter=per_epoch, out_dir=out_dir, param_groups=groups, resumable=True
-            )
+                model, train_data, cfg, reporter=per_epoch, out_dir=out_dir, param_groups=groups,
+                resumable=True,
+            )  # fmt: skip
         except BaseException:
             (out_dir / RESUME_NAME).unlink(missing_ok=True)  # pruned or failed: never resumed
             raise
@@ -142,24 +163,35 @@ def tune_spec(
     write_yaml(run_dir / "spec.yaml", spec.model_dump(mode="json"))
     data = load_data(spec.data)
     s = spec.search
-    warm = (
-        warm_start_configs(s.warm_start, Space.from_dict(s.space), s.warm_start_top) if s.warm_start else None
-    )
+    space = search_space(spec, data.meta)
+    warm = warm_start_configs(s.warm_start, space, s.warm_start_top) if s.warm_start else None
+    nas = prepare_nas(spec, data, run_dir)
     result = run_search(
-        make_objective(spec, data, run_dir),
+        make_objective(spec, data, run_dir, nas),
         spec,
         storage=storage or s.storage or str(run_dir / "study.db"),
         study_name=spec.name,
         progress=progress,
         enqueue=warm.configs if warm else None,
+        space=space,
     )
-    out_res = TuneSpecResult(spec=spec, run_dir=run_dir, search=result)
+    out_res = TuneSpecResult(spec=spec, run_dir=run_dir, search=result, meta=data.meta)
     out_res.warm_start_incompatible = warm.incompatible if warm else []
     best = _best_row(result)
     if best is None:
         return out_res
     ckpt = run_dir / "trials" / str(best.number) / "model.safetensors"
-    params = {**Space.from_dict(s.space).complete(best.params)}
+    retrained: dict[str, Any] = {}
+    if nas is not None:
+
+        def build(p: dict[str, Any]) -> torch.nn.Module:
+            return build_trial_model(spec, p, data)
+
+        out_res.front = write_front(result, nas, run_dir, build, space, data.meta.input_shape)
+        top = retrain_top_k(spec, nas, result, data, space, run_dir, build, split_params)
+        if top is not None:
+            best, ckpt, retrained = top
+    params = {**space.complete(best.params)}
     if retrain or s.retrain_best:
         # The best configuration, trained again from scratch on the data as it is now.
         model = build_trial_model(spec, params, data)
@@ -179,6 +211,7 @@ def tune_spec(
     )
     metrics = {f"test_{k}": v for k, v in test.items()}
     metrics.update(best.metrics)
+    metrics.update(retrained)
     metrics.update(trial=best.number, model=spec.model.name, dataset=data.meta.name)
     write_yaml(
         best_dir / "params.yaml",
@@ -202,12 +235,16 @@ def run_search(
     study_name: str,
     progress: Progress | None = None,
     enqueue: list[dict[str, Any]] | None = None,
+    space: Space | None = None,
 ) -> TuneResult:
-    """``autoopt.tune`` with everything the spec's ``search:`` section says (shared by the stages)."""
+    """``autoopt.tune`` with everything the spec's ``search:`` section says (shared by the stages).
+
+    ``space`` replaces ``search.space`` (the NAS stage adds the architecture's decisions to it).
+    """
     s = spec.search
     return tune(
         objective,
-        space=Space.from_dict(s.space),
+        space=space if space is not None else Space.from_dict(s.space),
         strategy=s.strategy,
         scheduler=s.scheduler,
         trials=s.trials,

@@ -10,6 +10,7 @@ from autoopt.distill import SEARCHABLE as DISTILL_SEARCHABLE
 from autoopt.distill import DistillConfig
 from autoopt.exceptions import InvalidSpecError
 from autoopt.models import check_model_params, model_params
+from autoopt.models.arch._common import arch_spaces
 from autoopt.schedulers import schedulers
 from autoopt.search import parse_constraints
 from autoopt.space import Space
@@ -20,7 +21,7 @@ from autoopt.training import TrainConfig
 __all__ = ["load_spec", "SECTIONS", "split_params"]
 
 SECTIONS = ("model", "training", "transfer", "distill")
-STATIC_METRICS = ("params", "macs")
+STATIC_METRICS = ("params", "macs", "latency_ms")
 
 
 def split_params(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -62,6 +63,8 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
         spec = spec.model_copy(update={"seed": overrides["seed"]})
 
     errors: list[str] = []
+    if spec.nas is not None:
+        spec = _nas_model(spec, errors)
     _collect(errors, TrainConfig, **spec.training)
     space = _collect(errors, Space.from_dict, spec.search.space, key="search.space")
     accepted_model = _collect(errors, model_params, spec.model.name)
@@ -129,6 +132,33 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
     if errors:
         raise InvalidSpecError(errors=errors)
     return spec
+
+
+def _nas_model(spec: Spec, errors: list[str]) -> Spec:
+    """With a ``nas:`` section the model is its architecture space (``model.name: nas-macro``)."""
+    from autoopt.nas import NasConfig  # a stage config, validated with the rest of the spec
+
+    cfg = _collect(errors, NasConfig.from_spec, spec.nas)
+    if cfg is None:
+        return spec
+    try:
+        name = arch_spaces.get(cfg.space, key="nas.space").name
+    except InvalidSpecError as e:
+        errors.extend(e.errors or [str(e)])
+        return spec
+    if "model" in spec.model_fields_set and spec.model.name != name:
+        errors.append(
+            f"model.name: {spec.model.name!r} conflicts with nas.space {name!r}; with a nas: section the "
+            "model is the architecture space (drop model: or set model.name to the space)"
+        )
+        return spec
+    for key in spec.search.space:
+        if str(key).startswith("model."):
+            errors.append(
+                f"search.space.{key}: with a nas: section the model's decisions come from nas.space "
+                f"({name}); search training.* here and narrow the architecture with nas.limits"
+            )
+    return spec.model_copy(update={"model": spec.model.model_copy(update={"name": name})})
 
 
 def _takes_any(spec: Spec) -> bool:

@@ -16,6 +16,7 @@ import optuna
 from autoopt.data import load_data
 from autoopt.exceptions import InvalidSpecError
 from autoopt.io import open_storage, redact_url, storage_url_for, write_yaml
+from autoopt.pipeline._nas import prepare_nas, search_space
 from autoopt.pipeline._tune_spec import SPEC_ATTR, make_objective, run_search
 from autoopt.pipeline._validate import load_spec
 from autoopt.search import Progress, TuneResult
@@ -72,6 +73,13 @@ def join_study(
     run_dir.mkdir(parents=True, exist_ok=True)
     write_yaml(run_dir / "spec.worker.yaml", spec.model_dump(mode="json"))
     data = load_data(spec.data)
+    space = search_space(spec, data.meta)  # with a nas: section, the architecture's decisions too
+    nas = prepare_nas(spec, data, run_dir)
     return run_search(
-        make_objective(spec, data, run_dir), spec, storage=storage, study_name=study, progress=progress
+        make_objective(spec, data, run_dir, nas),
+        spec,
+        storage=storage,
+        study_name=study,
+        progress=progress,
+        space=space,
     )

@@ -22,7 +22,13 @@ from optuna.trial import Trial, TrialState
 from autoopt.exceptions import FatalSearchError, StorageError
 from autoopt.io import redact_url
 from autoopt.search._budget import StudyBudget
-from autoopt.search._objective import REASON_ATTR, TRACEBACK_ATTR, ObjectiveRunner, TrialOutcome
+from autoopt.search._objective import (
+    REASON_ATTR,
+    REJECTED_ATTR,
+    TRACEBACK_ATTR,
+    ObjectiveRunner,
+    TrialOutcome,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -188,6 +194,8 @@ def check_initial_failures(study: Study, first_number: int, n: int) -> None:
     first = mine[0]
     if any("interrupted by the user" in str(t.user_attrs.get(REASON_ATTR, "")) for t in mine):
         return
+    if any(t.user_attrs.get(REJECTED_ATTR) for t in mine):
+        return  # candidates rejected by a budget or an unbuildable architecture: the objective works
     tb = first.user_attrs.get(TRACEBACK_ATTR) or first.user_attrs.get(REASON_ATTR, "(no message)")
     raise FatalSearchError(
         f"the first {n} trials all failed; stopping the search. "

@@ -14,7 +14,7 @@ from typing import Any, Union
 import optuna
 from optuna.trial import Trial, TrialState
 
-from autoopt.exceptions import FatalSearchError, InvalidSpecError, ObjectiveError
+from autoopt.exceptions import FatalSearchError, InvalidSpecError, ObjectiveError, TrialRejected
 from autoopt.schedulers import Reporter
 from autoopt.space import Space
 
@@ -23,6 +23,7 @@ __all__ = ["Constraint", "ObjectiveRunner", "TrialOutcome", "parse_constraints"]
 METRICS_ATTR = "autoopt:metrics"
 REASON_ATTR = "autoopt:fail_reason"
 TRACEBACK_ATTR = "autoopt:traceback"
+REJECTED_ATTR = "autoopt:rejected"
 
 _OPS = {"<=": operator.le, ">=": operator.ge}
 _CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=)\s*([-+0-9.eE_]+)\s*$")
@@ -199,6 +200,12 @@ class ObjectiveRunner:
             return self._fail(trial, "interrupted by the user (Ctrl-C)", interrupted=True)
         except FatalSearchError as e:
             return self._fail(trial, f"fatal: {e}", fatal=True)
+        except TrialRejected as e:  # broke a hard budget or cannot be built: expected, not a bug
+            try:
+                trial.set_user_attr(REJECTED_ATTR, True)
+            except Exception:
+                pass
+            return self._fail(trial, f"rejected: {e}")
         except Exception as e:  # a failed trial is recorded; the search goes on
             return self._fail(trial, f"{type(e).__name__}: {e}", tb=traceback.format_exc())
 

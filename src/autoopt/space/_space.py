@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -60,6 +61,32 @@ class Space:
             raise InvalidSpaceError(errors=errors)
         self._params = ordered
         self.key = key
+
+    def prefixed(self, prefix: str) -> Space:
+        """The same space with every name (and every ``when:`` parent) starting with ``prefix``.
+
+        Example:
+            >>> Space({"depth": {"type": "int", "low": 1, "high": 3}}).prefixed("model.").names
+            ['model.depth']
+        """
+        out = []
+        for name, p in self._params.items():
+            when = {prefix + k: list(v) for k, v in (p.when or {}).items()} or None
+            out.append(dataclasses.replace(p.with_name(prefix + name), when=when))
+        return Space(out, key=self.key)
+
+    def merged(self, other: Space) -> Space:
+        """One space holding the parameters of both.
+
+        Raises:
+            InvalidSpaceError: a name is in both (naming it).
+        """
+        both = sorted(set(self.names) & set(other.names))
+        if both:
+            raise InvalidSpaceError(
+                errors=[f"{other.key}.{n}: also defined by {self.key}; define it once" for n in both]
+            )
+        return Space([*self, *other], key=self.key)
 
     # ---- construction ---------------------------------------------------------------------------
     @classmethod

@@ -141,6 +141,8 @@ class Spec(_Strict):
         search: the strategy, early stopping, budget, objectives, constraints and space.
         distill: knowledge distillation (``autoopt distill``; optional).
         compress: the compression plan (``autoopt compress``; optional).
+        nas: architecture search (``autoopt search``; optional): the model becomes an architecture
+            space whose decisions are searched with ``search.space``.
     """
 
     name: str = "run"
@@ -154,6 +156,7 @@ class Spec(_Strict):
     # Stage sections validated by their stage's config type in pipeline.load_spec.
     distill: dict[str, Any] | None = None
     compress: dict[str, Any] | None = None
+    nas: dict[str, Any] | str | None = None
 
     @field_validator("name")
     @classmethod

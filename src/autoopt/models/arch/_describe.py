@@ -9,9 +9,9 @@ from torch import nn
 
 from autoopt.data._bundle import DatasetMeta
 from autoopt.exceptions import InvalidSpecError
-from autoopt.models import count_macs, count_params
 from autoopt.models._base import WrappedModel
-from autoopt.nas.spaces._common import arch_spaces
+from autoopt.models._profile import count_macs, count_params
+from autoopt.models.arch._common import arch_spaces
 
 __all__ = ["describe", "guess_space"]
 
@@ -51,7 +51,7 @@ def describe(
 
     Example:
         >>> from autoopt.data._bundle import DatasetMeta
-        >>> from autoopt.nas import describe
+        >>> from autoopt.models.arch import describe
         >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
         >>> print(describe({"depth": 1, "l1_width": 16}, meta))  # doctest: +NORMALIZE_WHITESPACE
         nas-mlp: 1,210 params, 1.18k MACs per sample (input (1, 8, 8))
@@ -82,7 +82,7 @@ def describe(
     if lines_fn is None or shape is None:
         raise InvalidSpecError(
             f"describe: {type(model).__name__} was not built from an architecture space; "
-            "expected a model from autoopt.nas.build_architecture"
+            "expected a model from autoopt.models.arch.build_architecture"
         )
     name = next(
         s for s in arch_spaces.names() if type(model).__module__ == arch_spaces.get(s).build.__module__

@@ -3,7 +3,7 @@
 The space follows the macro search spaces of MnasNet (Tan et al., 2019) and ProxylessNAS (Cai et al.,
 2019), scaled down for 8x8 to 32x32 inputs: a stem convolution, 1-4 stages of 1-3 blocks each, a
 width, an optional stride-2 start and an optional squeeze-excitation per stage, and one operation
-per block from :data:`~autoopt.nas.spaces._ops.MACRO_OPS`.
+per block from :data:`~autoopt.models.arch._ops.MACRO_OPS`.
 
 Decisions (keys of a params dict)::
 
@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from autoopt.data._bundle import DatasetMeta
-from autoopt.models import AutoOptModel, models
-from autoopt.models._base import output_dim
-from autoopt.nas.spaces._common import (
+from autoopt.models._base import AutoOptModel, output_dim
+from autoopt.models._factory import models
+from autoopt.models.arch._common import (
     ArchSpace,
     Decisions,
     arch_spaces,
@@ -36,7 +36,7 @@ from autoopt.nas.spaces._common import (
     int_param,
     max_halvings,
 )
-from autoopt.nas.spaces._ops import MACRO_OPS, ConvBNReLU, SqueezeExcite, downsampled, make_macro_op
+from autoopt.models.arch._ops import MACRO_OPS, ConvBNReLU, SqueezeExcite, downsampled, make_macro_op
 from autoopt.space import Categorical, Fixed, Param, Space
 
 __all__ = ["StageSpec", "MacroArch", "MacroNet", "macro_space", "parse_macro", "nas_macro"]

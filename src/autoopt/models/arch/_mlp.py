@@ -26,10 +26,10 @@ from torch import nn
 
 from autoopt.data._bundle import DatasetMeta
 from autoopt.exceptions import InvalidSpecError
-from autoopt.models import AutoOptModel, models
-from autoopt.models._base import output_dim
+from autoopt.models._base import AutoOptModel, output_dim
+from autoopt.models._factory import models
 from autoopt.models._mlp import ACTIVATIONS, make_activation
-from autoopt.nas.spaces._common import (
+from autoopt.models.arch._common import (
     ArchSpace,
     Decisions,
     arch_spaces,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import optuna
-
 from autoopt.data._bundle import DatasetMeta
-from autoopt.models import AutoOptModel, as_autoopt_model, count_macs, count_params
-from autoopt.nas._errors import InvalidArchitectureError
-from autoopt.nas.spaces._common import arch_spaces, check_limits
+from autoopt.exceptions import InvalidArchitectureError
+from autoopt.models._base import AutoOptModel, as_autoopt_model
+from autoopt.models._profile import count_macs, count_params
+from autoopt.models.arch._common import arch_spaces, check_limits
 from autoopt.space import Space
 
 __all__ = ["list_nas_spaces", "nas_space", "build_architecture", "smallest_in_space"]
@@ -33,7 +32,7 @@ def nas_space(name: str, meta: DatasetMeta, **limits: Any) -> Space:
 
     Example:
         >>> from autoopt.data._bundle import DatasetMeta
-        >>> from autoopt.nas import nas_space
+        >>> from autoopt.models.arch import nas_space
         >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
         >>> nas_space("nas-macro", meta, max_stages=2).names[:4]
         ['stem_width', 'stages', 's1_width', 's1_blocks']
@@ -42,7 +41,7 @@ def nas_space(name: str, meta: DatasetMeta, **limits: Any) -> Space:
         name: one of :func:`list_nas_spaces` (``macro``, ``cell`` and ``mlp`` are accepted too).
         meta: the dataset description.
         **limits: the space's limits, e.g. ``max_stages`` and ``widths`` for ``nas-macro``
-            (see :func:`~autoopt.nas.spaces.macro_space`, ``cell_space``, ``mlp_space``).
+            (see :func:`~autoopt.models.arch.macro_space`, ``cell_space``, ``mlp_space``).
 
     Raises:
         UnknownNameError: ``name`` is not a space; the message lists them.
@@ -58,7 +57,7 @@ def build_architecture(name: str, params: Mapping[str, Any], meta: DatasetMeta) 
 
     Example:
         >>> from autoopt.data._bundle import DatasetMeta
-        >>> from autoopt.nas import build_architecture
+        >>> from autoopt.models.arch import build_architecture
         >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
         >>> params = {"stem_width": 8, "stages": 1, "s1_width": 16, "s1_blocks": 1, "s1_b1_op": "conv3x3"}
         >>> build_architecture("nas-macro", params, meta).head.out_features
@@ -97,6 +96,8 @@ def smallest_in_space(
         smallest parameter count and MAC count found, each with the architecture that has it, and
         how many samples could not be built.
     """
+    import optuna
+
     space = nas_space(name, meta, **limits)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     best: dict[str, Any] = {

@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 from autoopt.data._bundle import DatasetMeta
-from autoopt.models import AutoOptModel, models
-from autoopt.models._base import output_dim
-from autoopt.nas._errors import InvalidArchitectureError
-from autoopt.nas.spaces._common import (
+from autoopt.exceptions import InvalidArchitectureError
+from autoopt.models._base import AutoOptModel, output_dim
+from autoopt.models._factory import models
+from autoopt.models.arch._common import (
     ArchSpace,
     Decisions,
     arch_spaces,
@@ -37,7 +37,7 @@ from autoopt.nas.spaces._common import (
     int_param,
     max_halvings,
 )
-from autoopt.nas.spaces._ops import CELL_OPS, FactorizedReduce, ReLUConvBN, downsampled, make_cell_op
+from autoopt.models.arch._ops import CELL_OPS, FactorizedReduce, ReLUConvBN, downsampled, make_cell_op
 from autoopt.space import Categorical, Fixed, Param, Space
 
 __all__ = ["NodeSpec", "Genotype", "CellArch", "Cell", "CellNet", "cell_space", "parse_cell", "nas_cell"]

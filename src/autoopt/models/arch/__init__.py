@@ -7,7 +7,7 @@ conditions), so every strategy can search it, and a registered model builder (``
 Example:
     >>> import optuna
     >>> from autoopt.data._bundle import DatasetMeta
-    >>> from autoopt.nas import build_architecture, nas_space
+    >>> from autoopt.models.arch import build_architecture, nas_space
     >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
     >>> space = nas_space("nas-macro", meta)
     >>> trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
@@ -18,13 +18,13 @@ Example:
 
 from __future__ import annotations
 
-from autoopt.nas.spaces import _cell, _macro, _mlp  # noqa: F401  (register the spaces and builders)
-from autoopt.nas.spaces._api import build_architecture, list_nas_spaces, nas_space, smallest_in_space
-from autoopt.nas.spaces._cell import CellArch, CellNet, Genotype, NodeSpec, cell_space
-from autoopt.nas.spaces._describe import describe
-from autoopt.nas.spaces._macro import MacroArch, MacroNet, StageSpec, macro_space
-from autoopt.nas.spaces._mlp import MLPArch, ResidualMLP, mlp_space
-from autoopt.nas.spaces._ops import CELL_OPS, MACRO_OPS
+from autoopt.models.arch import _cell, _macro, _mlp  # noqa: F401  (register the spaces and builders)
+from autoopt.models.arch._api import build_architecture, list_nas_spaces, nas_space, smallest_in_space
+from autoopt.models.arch._cell import CellArch, CellNet, Genotype, NodeSpec, cell_space
+from autoopt.models.arch._describe import describe
+from autoopt.models.arch._macro import MacroArch, MacroNet, StageSpec, macro_space
+from autoopt.models.arch._mlp import MLPArch, ResidualMLP, mlp_space
+from autoopt.models.arch._ops import CELL_OPS, MACRO_OPS
 
 __all__ = [
     "list_nas_spaces",

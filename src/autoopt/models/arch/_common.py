@@ -12,8 +12,7 @@ from torch import nn
 
 from autoopt._registry import Registry
 from autoopt.data._bundle import DatasetMeta
-from autoopt.exceptions import InvalidSpecError
-from autoopt.nas._errors import InvalidArchitectureError
+from autoopt.exceptions import InvalidArchitectureError, InvalidSpecError
 from autoopt.space import Fixed, Int, Space
 
 __all__ = [

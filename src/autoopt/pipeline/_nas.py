@@ -1,0 +1,260 @@
+"""The ``nas:`` section wired into the search stage: space, budgets, cheap evaluation, one-shot, top-k.
+
+``tune_spec`` calls :func:`prepare_nas` once before the search, asks it for each candidate's static
+metrics (which reject a candidate over a hard budget before it trains), and after the search calls
+:func:`retrain_top_k` and :func:`write_front`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Subset
+
+from autoopt.data import DataBundle
+from autoopt.io import write_json
+from autoopt.models import count_macs, count_params, load_checkpoint, save_checkpoint
+from autoopt.nas import ArchBudget, LatencyCache, NasConfig, arch_space_for, check_feasible, describe
+from autoopt.nas.oneshot import SuperNet, SupernetStats, train_supernet
+from autoopt.search import TuneResult
+from autoopt.space import Space
+from autoopt.spec import Spec
+from autoopt.training import TrainConfig, fit
+
+__all__ = ["NasRun", "prepare_nas", "search_space", "retrain_top_k", "write_front", "arch_of"]
+
+
+def arch_of(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The architecture decisions of a trial's params (``model.*`` without the prefix)."""
+    return {k.removeprefix("model."): v for k, v in params.items() if k.startswith("model.")}
+
+
+def search_space(spec: Spec, meta: Any) -> Space:
+    """The searched space: ``search.space``, plus the architecture's decisions with a ``nas:`` section."""
+    base = Space.from_dict(spec.search.space)
+    if spec.nas is None:
+        return base
+    cfg = NasConfig.from_spec(spec.nas)
+    return arch_space_for(cfg.space, meta, cfg.limits).merged(base)
+
+
+@dataclass
+class NasRun:
+    """What the search stage needs of the ``nas:`` section while it runs."""
+
+    cfg: NasConfig
+    budget: ArchBudget
+    latency: LatencyCache | None
+    candidate_data: DataBundle
+    feasible: dict[str, Any] = field(default_factory=dict)
+    supernet: SuperNet | None = None
+    supernet_stats: SupernetStats | None = None
+
+    def static(self, model: nn.Module, params: Mapping[str, Any], input_shape: Any) -> dict[str, Any]:
+        """Params, MACs (and latency) of a candidate; raises ``TrialRejected`` over a budget."""
+        return self.budget.check(model, input_shape, arch=arch_of(params), latency=self.latency)
+
+    def train_config(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        """Training settings of a candidate: ``nas.epochs`` replaces ``training.epochs``."""
+        return {**base, "epochs": self.cfg.epochs} if self.cfg.epochs is not None else dict(base)
+
+
+def prepare_nas(spec: Spec, data: DataBundle, run_dir: Path) -> NasRun | None:
+    """Check the budgets against the space, prepare the candidates' data and, for one-shot, the supernet.
+
+    Raises:
+        InvalidSpecError: a budget no sampled architecture meets (naming the smallest one found).
+    """
+    if spec.nas is None:
+        return None
+    cfg = NasConfig.from_spec(spec.nas)
+    budget = ArchBudget(cfg.max_params, cfg.max_macs, cfg.max_latency_ms)
+    wants_latency = (
+        cfg.max_latency_ms is not None
+        or any(o.metric == "latency_ms" for o in spec.search.objectives)
+        or any("latency_ms" in c for c in spec.search.constraints)
+    )
+    latency = (
+        LatencyCache(
+            run_dir / "nas" / "latency.json", batch_size=cfg.latency_batch_size, repeats=cfg.latency_repeats
+        )
+        if wants_latency
+        else None
+    )
+    feasible = (
+        check_feasible(
+            cfg.space,
+            data.meta,
+            budget,
+            limits=cfg.limits,
+            n_samples=cfg.feasibility_samples,
+            seed=spec.seed,
+            latency=latency,
+        )
+        if budget.active
+        else {}
+    )
+    candidate_data = data
+    if cfg.subset < 1.0:
+        n = len(data.train)  # type: ignore[arg-type]
+        g = torch.Generator().manual_seed(spec.seed)
+        keep = torch.randperm(n, generator=g)[: max(1, math.ceil(cfg.subset * n))].tolist()
+        candidate_data = dataclasses.replace(data, train=Subset(data.train, sorted(keep)))
+    run = NasRun(cfg, budget, latency, candidate_data, feasible)
+    if cfg.one_shot is not None:
+        run.supernet, run.supernet_stats = _supernet(spec, cfg, candidate_data, run_dir)
+    return run
+
+
+def _supernet(spec: Spec, cfg: NasConfig, data: DataBundle, run_dir: Path) -> tuple[SuperNet, SupernetStats]:
+    """Train the supernet once per configuration; a rerun loads the saved weights."""
+    assert cfg.one_shot is not None
+    training = TrainConfig(**{"seed": spec.seed, **spec.training})
+    key = json.dumps(
+        {
+            "limits": cfg.limits,
+            "one_shot": cfg.one_shot.model_dump(),
+            "subset": cfg.subset,
+            "batch_size": training.batch_size,
+            "seed": spec.seed,
+            "data": spec.data.model_dump(mode="json"),
+        },
+        sort_keys=True,
+        default=str,
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    folder = run_dir / "nas" / "supernet"
+    torch.manual_seed(spec.seed)
+    net = SuperNet(data.meta, **cfg.limits)
+    info = folder / "supernet.json"
+    if info.is_file() and json.loads(info.read_text()).get("key") == digest:
+        load_checkpoint(net, folder / "supernet.safetensors")
+        saved = json.loads(info.read_text())
+        return net, SupernetStats(**saved["stats"])
+    stats = train_supernet(
+        net,
+        data,
+        epochs=cfg.one_shot.epochs,
+        lr=cfg.one_shot.lr,
+        batch_size=training.batch_size,
+        seed=spec.seed,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(net, folder / "supernet.safetensors")
+    write_json(info, {"key": digest, "stats": dataclasses.asdict(stats)})
+    return net, stats
+
+
+def _ranked(result: TuneResult, k: int) -> list[Any]:
+    """The best ``k`` completed feasible trials: the Pareto front first (several objectives), by value."""
+    rows = [r for r in result.trials if r.state == "COMPLETE" and r.feasible and r.values]
+    sign = [1.0 if d == "minimize" else -1.0 for d in result.directions]
+    if result.multi_objective:
+        front = {r.number for r in result.pareto}
+        rows.sort(key=lambda r: (r.number not in front, sign[0] * r.values[0]))
+    else:
+        rows.sort(key=lambda r: sign[0] * r.values[0])
+    return rows[:k]
+
+
+def retrain_top_k(
+    spec: Spec,
+    nas: NasRun,
+    result: TuneResult,
+    data: DataBundle,
+    space: Space,
+    run_dir: Path,
+    build: Any,
+    split: Any,
+) -> tuple[Any, Path, dict[str, Any]] | None:
+    """Train the k best candidates again on the whole training split.
+
+    Returns:
+        ``(row, checkpoint, metrics)`` of the best retrained candidate (``metrics``: its ``val_*``
+        after retraining, and the search-time values as ``search_val_*``), or ``None`` when off.
+
+    ``build(params)`` builds a trial's model; ``split(params)`` splits its params by section. The
+    best is chosen by the validation metric the training monitors (``training.metric``).
+    """
+    k = max(nas.cfg.retrain_top_k, 1 if nas.supernet is not None else 0)
+    if k == 0:
+        return None
+    rows = _ranked(result, k)
+    if not rows:
+        return None
+    out: list[dict[str, Any]] = []
+    best: tuple[float, Any, Path, dict[str, Any]] | None = None
+    for row in rows:
+        params = space.complete(row.params)
+        model = build(params)
+        cfg = TrainConfig(**{"seed": spec.seed, **spec.training, **split(params)["training"]})
+        folder = run_dir / "nas" / "retrain" / str(row.number)
+        res = fit(model, data, cfg, out_dir=folder)
+        score = res.best_value if res.direction == "maximize" else -res.best_value
+        out.append(
+            {
+                "trial": row.number,
+                "search_values": row.values,
+                "monitored": f"val_{res.metric}",
+                **{f"val_{m}": v for m, v in res.val_metrics.items()},
+                "epochs": res.epochs_run,
+                "checkpoint": str(folder / "model.safetensors"),
+            }
+        )
+        if best is None or score > best[0]:
+            retrained = {f"val_{m}": v for m, v in res.val_metrics.items()}
+            searched = {f"search_{m}": v for m, v in row.metrics.items() if m.startswith("val_")}
+            best = (score, row, folder / "model.safetensors", {**searched, **retrained})
+    write_json(run_dir / "nas" / "retrain.json", {"k": k, "candidates": out})
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def write_front(
+    result: TuneResult, nas: NasRun, run_dir: Path, build: Any, space: Space, input_shape: Any
+) -> list[dict[str, Any]]:
+    """Write ``RUN_DIR/nas/front.json``: the Pareto front (or the best trial), each with its checkpoint.
+
+    Each point lists its trial, objective values, metrics, architecture decisions, a readable summary
+    and the checkpoint of its training (``trials/<n>/model.safetensors``; absent for one-shot scores).
+    """
+    points = []
+    rows = result.pareto if result.multi_objective else _ranked(result, 1)
+    for row in rows:
+        params = space.complete(row.params)
+        ckpt = run_dir / "trials" / str(row.number) / "model.safetensors"
+        model = build(params)
+        points.append(
+            {
+                "trial": row.number,
+                "values": row.values,
+                "metrics": row.metrics,
+                "architecture": arch_of(params),
+                "params": count_params(model),
+                "macs": count_macs(model, input_shape),
+                "summary": describe(model).splitlines(),
+                "checkpoint": str(ckpt) if ckpt.exists() else None,
+            }
+        )
+    payload: dict[str, Any] = {
+        "space": nas.cfg.space,
+        "objectives": [f"{m} ({d})" for m, d in zip(result.metrics or [], result.directions, strict=False)],
+        "front": points,
+        "rejected": sum(1 for r in result.trials if (r.reason or "").startswith("rejected:")),
+        "feasibility": {k: v for k, v in nas.feasible.items() if not k.endswith("_arch")},
+    }
+    if nas.supernet_stats is not None:
+        payload["supernet"] = dataclasses.asdict(nas.supernet_stats)
+    if nas.latency is not None:
+        payload["latency_measurements"] = nas.latency.measured
+    write_json(run_dir / "nas" / "front.json", payload)
+    return points
