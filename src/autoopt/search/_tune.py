@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import optuna
-from optuna.storages import BaseStorage, InMemoryStorage
+from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage
 from optuna.study import Study
 from optuna.trial import Trial, TrialState
 
@@ -316,8 +316,7 @@ def _worker_main(
 ) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _die_with_parent()
-    if isinstance(storage, BaseStorage) and hasattr(storage, "engine"):
-        storage.engine.dispose(close=False)  # never reuse the parent's connections after fork
+    _own_storage_identity(storage)
     seed = None if ctx.seed is None else ctx.seed + 7919 * (worker + 1)
     sampler = make_sampler(strategy, StrategyContext(**{**ctx.__dict__, "seed": seed}))
     study = optuna.load_study(
@@ -329,6 +328,16 @@ def _worker_main(
         errors.put((type(e).__name__, str(e)))
     except KeyboardInterrupt:
         pass
+
+
+def _own_storage_identity(storage: Any) -> None:
+    """After fork: fresh database connections, and a journal writer id of this process's own (a
+    forked JournalStorage keeps its parent's id, so each process would take the others' new trials
+    for its own and two workers could run the same trial)."""
+    if isinstance(storage, BaseStorage) and hasattr(storage, "engine"):
+        storage.engine.dispose(close=False)  # never reuse the parent's connections after fork
+    if isinstance(storage, JournalStorage):
+        storage.__setstate__(storage.__getstate__())  # new worker id, replay from the log
 
 
 def _die_with_parent() -> None:
@@ -418,9 +427,7 @@ _DET: dict[str, Any] = {}
 
 def _det_init() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = _DET["storage"]
-    if hasattr(storage, "engine"):
-        storage.engine.dispose(close=False)
+    _own_storage_identity(_DET["storage"])
 
 
 def _det_run(trial_id: int, cutoff: int) -> TrialOutcome:
