@@ -4,7 +4,7 @@ the test suite.
 One command starts one (installing Debian's ``postgresql`` package first when it is missing and this
 runs as root)::
 
-    python -m autoopt.testing.postgres start      # prints the storage URL; data in .autoopt-postgres/
+    python -m autoopt.testing.postgres start      # prints the storage URL; data in /tmp/autoopt-postgres-5433
     python -m autoopt.testing.postgres stop
 
 The server listens on 127.0.0.1 only, keeps its data in one folder and runs as the ``postgres`` user
@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -138,9 +139,11 @@ class LocalPostgres:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m autoopt.testing.postgres", description=__doc__.split("\n")[0])
     p.add_argument("action", choices=["start", "stop", "url"])
-    p.add_argument("--dir", default=".autoopt-postgres", help="data folder (default .autoopt-postgres)")
+    p.add_argument("--dir", default=None, help="data folder (default: TMPDIR/autoopt-postgres-PORT)")
     p.add_argument("--port", type=int, default=5433, help="loopback port (default 5433)")
     a = p.parse_args(argv)
+    # Under the temp folder by default: as root the server runs as `postgres`, which cannot enter /root.
+    a.dir = a.dir or str(Path(tempfile.gettempdir()) / f"autoopt-postgres-{a.port}")
     if a.action == "start":
         why = install_postgres()
         if why:
