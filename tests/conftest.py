@@ -56,3 +56,35 @@ def exported(cnn, digits, tmp_path_factory):
     out = tmp_path_factory.mktemp("final")
     card = export_model(cnn, digits, out, name="cnn", config=CNN_CONFIG, latency_repeats=5)
     return out, card
+
+
+# A real PostgreSQL server for the distributed-search tests: Debian's package (installed when missing
+# and this runs as root), a temp data folder, a loopback port; stopped at the end of the session.
+# Its folder is outside pytest's root-only tmp folder, since the server runs as the postgres user.
+@pytest.fixture(scope="session")
+def postgres():
+    yield from start_postgres()
+
+
+@pytest.fixture
+def fresh_postgres():
+    """A server of its own, for a test that stops and restarts it."""
+    yield from start_postgres()
+
+
+def start_postgres():
+    import shutil
+    import tempfile
+
+    from autoopt.testing.postgres import LocalPostgres, install_postgres
+
+    why = install_postgres()
+    if why:
+        pytest.skip(f"no PostgreSQL server for this test: {why}")
+    folder = tempfile.mkdtemp(prefix="autoopt-pg-")
+    server = LocalPostgres(folder).start()
+    try:
+        yield server
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(folder, ignore_errors=True)

@@ -321,7 +321,10 @@ def test_heartbeat_fails_a_dead_workers_trial(tmp_path):
 
         con.execute(text("UPDATE trial_heartbeats SET heartbeat = datetime('now', '-1 hour')"))
     r = autoopt.tune(sphere, space=SPACE, trials=3, storage=storage, study_name="h", heartbeat_interval=1)
-    assert r.trials[0].state == "FAIL" and len(r.trials) == 3
+    # The dead trial is failed and queued again with its lineage; the retry takes its place in the budget.
+    assert r.trials[0].state == "FAIL" and len(r.trials) == 4
+    assert [t.state for t in r.trials[1:]] == ["COMPLETE"] * 3
+    assert r.study.trials[1].system_attrs["retry_history"] == [0]
     assert math.isfinite(r.best_value)
 
 

@@ -114,3 +114,33 @@ def test_nan_failure_writes_failed_history(toy: type[Toy], tmp_path: Path) -> No
     history = json.loads((tmp_path / "history.json").read_text())
     assert history["status"] == "failed" and len(history["epochs"]) == 2
     assert "loss became nan" in history["error"]
+
+
+def test_resumable_fit_goes_on_after_the_last_finished_epoch(tmp_path):
+    """A training cut short after epoch 1 (its worker died) resumes at epoch 2 from last.pt."""
+    from autoopt.data._bundle import DatasetMeta
+    from autoopt.training import RESUME_NAME
+
+    torch.manual_seed(0)
+    ds = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randint(0, 3, (64,)))
+    data = DataBundle(ds, ds, ds, DatasetMeta("toy", "classification", (4,), num_classes=3))
+
+    class Died(Exception):
+        pass
+
+    def die_after_epoch_1(value, epoch):
+        if epoch == 1:
+            raise Died
+
+    with pytest.raises(Died):
+        fit(torch.nn.Linear(4, 3), data, {"epochs": 4, "device": "cpu"}, reporter=die_after_epoch_1,
+            out_dir=tmp_path, resumable=True)  # fmt: skip
+    assert (tmp_path / RESUME_NAME).is_file()
+    first = torch.load(tmp_path / RESUME_NAME, weights_only=True)
+    epochs_run = []
+    res = fit(torch.nn.Linear(4, 3), data, {"epochs": 4, "device": "cpu"},
+              reporter=lambda v, e: epochs_run.append(e), out_dir=tmp_path, resumable=True)  # fmt: skip
+    assert epochs_run == [2, 3]  # epochs 0 and 1 were not trained again
+    assert [r["epoch"] for r in res.history] == [0, 1, 2, 3]
+    assert res.history[:2] == first["history"]
+    assert not (tmp_path / RESUME_NAME).exists()  # removed once training finished

@@ -137,7 +137,6 @@ def tune_cmd(
             constraints=constraint or None,
             storage=store,
             study_name=name,
-            heartbeat_interval=30 if (jobs or 1) > 1 else None,
             progress=progress,
         )
         write_json(run_dir / "result.json", result.to_dict())
@@ -192,6 +191,9 @@ def run_cmd(
     jobs: Annotated[int | None, typer.Option(help="Parallel trials, one process each.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed.")] = None,
     storage: Annotated[str | None, typer.Option(help="Storage URL for the search.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker processes of the search (same as --jobs).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="Logs only, no live view.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary at the end.")] = False,
 ) -> None:
@@ -200,7 +202,9 @@ def run_cmd(
     def run() -> None:
         from autoopt.pipeline import load_spec, run_spec
 
-        load_spec(spec, trials=trials, timeout=timeout, jobs=jobs, seed=seed)  # all spec errors first
+        if workers is not None and jobs is not None and workers != jobs:
+            raise InvalidSpecError(f"--workers {workers} and --jobs {jobs}: give one of them")
+        load_spec(spec, trials=trials, timeout=timeout, jobs=workers or jobs, seed=seed)  # errors first
         progress = None if (quiet or as_json) else RichProgress("search")
 
         def on_stage(stage: str, status: str) -> None:
@@ -218,7 +222,7 @@ def run_cmd(
             on_stage=on_stage,
             trials=trials,
             timeout=timeout,
-            jobs=jobs,
+            jobs=workers or jobs,
             seed=seed,
         )
         summary = {
@@ -237,6 +241,31 @@ def run_cmd(
             for stage, status in res.stages.items():
                 console.print(f"  {stage:<9} {status}")
             console.print(f"run directory: {res.run_dir}")
+        if res.interrupted:
+            raise typer.Exit(130)
+
+    _guard(run)
+
+
+@app.command("worker")
+def worker_cmd(
+    storage: Annotated[str, typer.Option(help="Storage URL of the study, e.g. postgresql://user@host/db.")],
+    study: Annotated[str, typer.Option(help="Name of the study to join (the spec's name).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for trial checkpoints; default runs/<study>.")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Join a running search from any machine: runs trials until the study's total is reached."""
+
+    def run() -> None:
+        from autoopt.pipeline import join_study
+
+        progress = None if quiet else RichProgress(f"worker {study}")
+        res = join_study(storage, study, out=out, jobs=jobs, progress=progress)
+        counts = res.counts()
+        console.print(f"study {study}: " + ", ".join(f"{n} {k.lower()}" for k, n in counts.items()))
         if res.interrupted:
             raise typer.Exit(130)
 

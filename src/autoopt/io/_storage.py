@@ -9,7 +9,13 @@ from pathlib import Path
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
-from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
+from optuna.storages import (
+    BaseStorage,
+    InMemoryStorage,
+    JournalStorage,
+    RDBStorage,
+    RetryHeartbeatStaleTrialCallback,
+)
 
 from autoopt.exceptions import StorageError
 
@@ -34,7 +40,11 @@ def storage_url_for(storage: str | Path) -> str:
 
 
 def open_storage(
-    storage: str | Path | BaseStorage | None, *, heartbeat_interval: int | None = None
+    storage: str | Path | BaseStorage | None,
+    *,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retries: int | None = 2,
 ) -> BaseStorage:
     """Open a study storage.
 
@@ -44,6 +54,10 @@ def open_storage(
             already-built Optuna storage.
         heartbeat_interval: seconds between heartbeats of running trials (RDB storages only), so a
             trial whose process died is detected and failed.
+        grace_period: seconds without a heartbeat after which a running trial counts as dead
+            (default ``3 * heartbeat_interval``, at least 10).
+        max_retries: a trial failed because its worker died is queued again (same parameters, its
+            lineage in the system attrs ``failed_trial``/``retry_history``) up to this many times.
 
     Raises:
         StorageError: the storage cannot be opened; the message names the URL without its password.
@@ -61,7 +75,7 @@ def open_storage(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ExperimentalWarning)
                 return JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
-        engine_kwargs = {}
+        engine_kwargs: dict[str, object] = {"pool_pre_ping": True}  # a restarted server: reconnect
         if url.startswith("sqlite:///"):
             path = Path(url[len("sqlite:///") :])
             if not path.parent.exists():
@@ -71,28 +85,52 @@ def open_storage(
             _enable_wal(path)
             # Several processes share the file: wait for locks instead of failing at once.
             engine_kwargs = {"connect_args": {"timeout": 60}}
-        kwargs = {}
+        kwargs: dict[str, object] = {}
         if heartbeat_interval:
             kwargs = {
                 "heartbeat_interval": heartbeat_interval,
-                "grace_period": max(3 * heartbeat_interval, 10),
+                "grace_period": grace_period or max(3 * heartbeat_interval, 10),
+                "heartbeat_stale_trial_callback": _retry_callback(max_retries),
             }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExperimentalWarning)
             return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
     except StorageError:
         raise
-    except ModuleNotFoundError as e:
+    except ImportError as e:  # RDBStorage wraps the driver's ModuleNotFoundError
+        missing = getattr(e, "name", None) or getattr(e.__cause__, "name", None) or "unknown"
         raise StorageError(
-            f"storage {shown}: the database driver is not installed ({e.name}); install it, e.g. "
-            "`pip install psycopg2-binary` for PostgreSQL"
+            f"storage {shown}: the database driver is not installed ({missing}); install it, e.g. "
+            "`pip install 'autoopt[postgres]'` (psycopg) for PostgreSQL"
         ) from None
     except Exception as e:  # SQLAlchemy/driver errors: connection refused, bad password, bad URL...
-        reason = redact_url(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
-        raise StorageError(
-            f"storage {shown}: cannot be opened ({reason}); check the URL, that the server is running "
-            "and the credentials"
-        ) from None
+        raise StorageError(f"storage {shown}: cannot be opened ({_reason(e)}); {_fix(e)}") from None
+
+
+def _retry_callback(max_retries: int | None) -> RetryHeartbeatStaleTrialCallback:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback(max_retry=max_retries, inherit_intermediate_values=True)
+
+
+def _reason(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip()
+    return redact_url(text.splitlines()[0].strip() if text else type(e).__name__)
+
+
+def _fix(e: BaseException) -> str:
+    """The likely fix for a storage that cannot be opened, from the driver's message."""
+    text = str(e).lower()
+    if "password authentication failed" in text or "authentication failed" in text:
+        return "fix the user name or password in the URL (or set PGPASSWORD / ~/.pgpass)"
+    if "does not exist" in text and "database" in text:
+        return "create the database first (createdb NAME) or fix its name in the URL"
+    if "connection refused" in text or "could not connect" in text or "timeout" in text:
+        return (
+            "start the database server or fix host and port in the URL "
+            "(a local PostgreSQL for trying it: python -m autoopt.testing.postgres start)"
+        )
+    return "check the URL, that the server is running and the credentials"
 
 
 def _enable_wal(path: Path) -> None:

@@ -7,6 +7,7 @@ other difference is an error that lists every offending tensor.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pickle
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -59,6 +61,29 @@ def _is_safetensors(path: Path) -> bool:
     return head[8:9] == b"{" and 0 < header_len <= path.stat().st_size - 8
 
 
+HASH_KEY = "autoopt:sha256"  # safetensors metadata: a hash of every tensor, checked on load
+
+
+def content_hash(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of ``tensors`` (in name order)."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _check_hash(path: Path, state: dict[str, torch.Tensor]) -> None:
+    with safe_open(str(path), framework="pt") as f:
+        expected = (f.metadata() or {}).get(HASH_KEY)
+    if expected is not None and content_hash(state) != expected:
+        raise CheckpointError(
+            f"{path}: corrupt checkpoint: its content hash does not match the one written with it "
+            "(a truncated or altered file); use an earlier checkpoint or train again"
+        )
+
+
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """Read a state dict of tensors from a safetensors file or a ``.pt``/``.pth`` file.
 
@@ -80,6 +105,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             state: object = load_file(str(path))
         except Exception as exc:  # safetensors raises its own error types
             raise CheckpointError(f"{path}: cannot read safetensors file: {exc}") from exc
+        _check_hash(path, state)  # type: ignore[arg-type]
     else:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
@@ -110,7 +136,8 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 def save_checkpoint(
     model: nn.Module, path: str | os.PathLike[str], *, metadata: dict[str, str] | None = None
 ) -> Path:
-    """Write ``model.state_dict()`` as safetensors, atomically (temp file in the same folder + rename).
+    """Write ``model.state_dict()`` as safetensors, atomically (temp file in the same folder, fsync,
+    rename), with a content hash in its metadata that :func:`read_state_dict` checks.
 
     Args:
         model: the model to save.
@@ -126,7 +153,9 @@ def save_checkpoint(
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=metadata)
+        save_file(tensors, tmp, metadata={**(metadata or {}), HASH_KEY: content_hash(tensors)})
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

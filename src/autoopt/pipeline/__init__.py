@@ -5,6 +5,7 @@ from autoopt.pipeline._distill import DistillSpecResult, check_distill_spec, dis
 from autoopt.pipeline._run import STAGES, RunResult, run_spec
 from autoopt.pipeline._tune_spec import TuneSpecResult, build_trial_model, make_objective, tune_spec
 from autoopt.pipeline._validate import load_spec, split_params
+from autoopt.pipeline._worker import join_study
 
 __all__ = [
     "STAGES",
@@ -17,6 +18,7 @@ __all__ = [
     "distill_spec",
     "TuneSpecResult",
     "build_trial_model",
+    "join_study",
     "load_spec",
     "make_objective",
     "split_params",

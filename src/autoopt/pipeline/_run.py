@@ -214,7 +214,10 @@ def _finished_trials(run_dir: Path, name: str, storage: str | None) -> int:
         study = optuna.load_study(study_name=name, storage=open_storage(storage or db))
     except KeyError:
         return 0
-    return len([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
+    trials = study.get_trials(deepcopy=False)
+    # A failed trial that was queued again (its worker died) is replaced by its retry in the count.
+    retries = sum(1 for t in trials if "failed_trial" in t.system_attrs)
+    return len([t for t in trials if t.state.is_finished()]) - retries
 
 
 def _plans(

@@ -16,7 +16,7 @@ import torch
 
 from autoopt.data import DataBundle, load_data
 from autoopt.exceptions import AutoOptError
-from autoopt.io import write_json, write_yaml
+from autoopt.io import redact_url, write_json, write_yaml
 from autoopt.models import (
     apply_freeze,
     build_model,
@@ -32,7 +32,7 @@ from autoopt.pipeline._warm_start import warm_start_configs
 from autoopt.search import Progress, TuneResult, tune
 from autoopt.space import Space
 from autoopt.spec import Spec
-from autoopt.training import TrainConfig, evaluate_model, fit
+from autoopt.training import RESUME_NAME, TrainConfig, evaluate_model, fit
 
 __all__ = ["TuneSpecResult", "make_objective", "tune_spec", "build_trial_model"]
 
@@ -105,12 +105,32 @@ def make_objective(spec: Spec, data: DataBundle, run_dir: Path, nas: NasRun | No
 
         out_dir = run_dir / "trials" / str(report.trial.number)
         train_data = nas.candidate_data if nas is not None else data
-        res = fit(model, train_data, cfg, reporter=per_epoch, out_dir=out_dir, param_groups=groups)
+        _resume_from_failed_attempt(report.trial, run_dir, out_dir)
+        try:
+            res = fit(
+                model, train_data, cfg, reporter=per_epoch, out_dir=out_dir, param_groups=groups,
+                resumable=True,
+            )  # fmt: skip
+        except BaseException:
+            (out_dir / RESUME_NAME).unlink(missing_ok=True)  # pruned or failed: never resumed
+            raise
         metrics: dict[str, Any] = {f"val_{k}": v for k, v in res.val_metrics.items()}
         metrics.update(static, epochs=res.epochs_run, samples_per_s=round(res.samples_per_s, 1))
         return metrics
 
     return objective
+
+
+def _resume_from_failed_attempt(trial: Any, run_dir: Path, out_dir: Path) -> None:
+    """A retry of a trial whose worker died goes on from that attempt's last epoch checkpoint."""
+    frozen = trial.study._storage.get_trial(trial._trial_id)
+    history = frozen.system_attrs.get("retry_history") or []
+    if not history or (out_dir / RESUME_NAME).exists():
+        return
+    src = run_dir / "trials" / str(history[-1]) / RESUME_NAME
+    if src.is_file():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, out_dir / RESUME_NAME)
 
 
 def tune_spec(
@@ -239,10 +259,23 @@ def run_search(
         seed=spec.seed,
         strategy_options=s.strategy_options,
         scheduler_options=s.scheduler_options,
-        heartbeat_interval=30 if s.jobs > 1 else None,
+        heartbeat_interval=s.heartbeat_interval,
+        max_retries=s.max_retries,
+        study_attrs={SPEC_ATTR: stored_spec(spec)},
         progress=progress,
         enqueue=enqueue,
     )
+
+
+SPEC_ATTR = "autoopt:spec"  # the resolved spec, so `autoopt worker` needs only the URL and study name
+
+
+def stored_spec(spec: Spec) -> dict[str, Any]:
+    """The spec as stored with the study: resolved, with any password in a storage URL masked."""
+    data = spec.model_dump(mode="json")
+    if data["search"].get("storage"):
+        data["search"]["storage"] = redact_url(data["search"]["storage"])
+    return data
 
 
 def best_row(result: TuneResult) -> Any:

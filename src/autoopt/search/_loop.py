@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import multiprocessing as mp
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import optuna
-from optuna.exceptions import ExperimentalWarning
+from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import Trial, TrialState
 
-from autoopt.exceptions import FatalSearchError
+from autoopt.exceptions import FatalSearchError, StorageError
+from autoopt.io import redact_url
+from autoopt.search._budget import StudyBudget
 from autoopt.search._objective import (
     REASON_ATTR,
     REJECTED_ATTR,
@@ -24,6 +29,9 @@ from autoopt.search._objective import (
     ObjectiveRunner,
     TrialOutcome,
 )
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 __all__ = ["ask", "Budget", "LoopConfig", "heartbeat", "run_loop", "tell", "check_initial_failures"]
 
@@ -59,16 +67,59 @@ class Budget:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
+    def ask(self, study: Study, deadline: float | None, ask_fn: Callable[[Study], Trial]) -> Trial | None:
+        """The next trial, or ``None`` when the budget is spent, the deadline passed or stopped."""
+        if not self.take():
+            return None
+        if deadline is not None and time.time() >= deadline:
+            self.give_back()
+            return None
+        return ask_fn(study)
+
 
 @dataclass
 class LoopConfig:
     """What a worker needs besides the study."""
 
     runner: ObjectiveRunner
-    budget: Budget
+    budget: Budget | StudyBudget
     deadline: float | None = None
     first_number: int = 0  # trials numbered below this belong to earlier sessions
     max_initial_failures: int = 5
+    storage_patience: float = 60.0  # seconds of retrying an unreachable storage before stopping
+
+
+_LOST = ("OperationalError", "InterfaceError", "DisconnectionError", "DatabaseError")
+
+
+def _storage_lost(exc: BaseException) -> bool:
+    """A dropped or refused database connection (SQLAlchemy/driver errors), not a bug of ours."""
+    return any(type(e).__name__ in _LOST for e in (exc, exc.__cause__, exc.__context__) if e is not None)
+
+
+def with_storage_retry(fn: Callable[[], T], study: Study, patience: float, what: str) -> T:
+    """Call ``fn``; while the storage is unreachable retry with exponential backoff (0.5 s doubling to
+    8 s) for up to ``patience`` seconds, then raise :class:`StorageError`."""
+    start = time.monotonic()
+    wait = 0.5
+    while True:
+        try:
+            return fn()
+        except Exception as e:
+            if not _storage_lost(e):
+                raise
+            spent = time.monotonic() - start
+            if spent >= patience:
+                url = redact_url(str(getattr(getattr(study._storage, "_backend", None), "url", "")))
+                first = str(getattr(e, "orig", None) or e).strip().splitlines()
+                raise StorageError(
+                    f"storage {url or '(study storage)'}: unreachable while trying to {what} for "
+                    f"{spent:.0f} s ({first[0] if first else type(e).__name__}); this worker stopped. "
+                    "Trials finished so far are kept: start the server again and rerun to resume"
+                ) from None
+            logger.warning("storage unreachable (%s); retrying in %.1f s", what, wait)
+            time.sleep(min(wait, max(0.0, patience - spent)))
+            wait = min(wait * 2, 8.0)
 
 
 @contextlib.contextmanager
@@ -116,12 +167,19 @@ def fail_stale(study: Study) -> None:
 
 def tell(study: Study, trial: Trial, outcome: TrialOutcome) -> None:
     """Record an outcome; pruned trials keep their last reported value (single objective)."""
+    # A trial already failed as dead (its heartbeat was late) keeps that state; its retry runs instead.
     if outcome.state == TrialState.COMPLETE:
-        study.tell(trial, outcome.values)
+        study.tell(trial, outcome.values, skip_if_finished=True)
     elif outcome.state == TrialState.PRUNED:
-        study.tell(trial, state=TrialState.PRUNED)
+        study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
     else:
-        study.tell(trial, state=TrialState.FAIL)
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+
+
+def _tell_once(study: Study, trial: Trial, outcome: TrialOutcome) -> None:
+    """``tell``, where a retry after a dropped connection may find the first attempt committed."""
+    with contextlib.suppress(UpdateFinishedTrialError):
+        tell(study, trial, outcome)
 
 
 def check_initial_failures(study: Study, first_number: int, n: int) -> None:
@@ -152,17 +210,27 @@ def run_loop(
 ) -> bool:
     """Ask, run, tell until the budget, the deadline or a stop. Returns True if interrupted (Ctrl-C)."""
     fail_stale(study)
-    while cfg.budget.take():
-        if cfg.deadline is not None and time.time() >= cfg.deadline:
-            cfg.budget.give_back()
-            break
+    while True:
         trial: Trial | None = None
         try:
-            trial = ask(study)
+            trial = with_storage_retry(
+                lambda: cfg.budget.ask(study, cfg.deadline, ask), study, cfg.storage_patience, "ask a trial"
+            )
+            if trial is None:
+                break
             with heartbeat(study, trial):
                 outcome = cfg.runner.run(trial)
-            tell(study, trial, outcome)
+            done = trial
+            with_storage_retry(
+                functools.partial(_tell_once, study, done, outcome),
+                study,
+                cfg.storage_patience,
+                f"record trial {done.number}",
+            )
             trial = None
+        except StorageError:
+            cfg.budget.stop()
+            raise
         except KeyboardInterrupt:
             if trial is not None:
                 with contextlib.suppress(Exception):

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import optuna
-from optuna.storages import BaseStorage, InMemoryStorage
+from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage
 from optuna.study import Study
 from optuna.trial import Trial, TrialState
 
-from autoopt.exceptions import FatalSearchError, InvalidSpecError
+from autoopt.exceptions import FatalSearchError, InvalidSpecError, StorageError
 from autoopt.io import open_storage
 from autoopt.schedulers import make_pruner
+from autoopt.search._budget import StudyBudget, budget_used, recover_dead_trials
 from autoopt.search._loop import (
     Budget,
     LoopConfig,
@@ -43,6 +44,7 @@ from autoopt.strategies import StrategyContext, make_sampler
 __all__ = ["tune", "Progress"]
 
 CONFIG_ATTR = "autoopt:config"
+DEFAULT_HEARTBEAT = 10  # seconds between heartbeats of a running trial (RDB storages)
 
 
 class Progress(Protocol):
@@ -87,6 +89,10 @@ def tune(
     scheduler_options: Mapping[str, Any] | None = None,
     max_initial_failures: int = 5,
     heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retries: int | None = 2,
+    storage_patience: float = 60.0,
+    study_attrs: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     enqueue: Sequence[Mapping[str, Any]] | None = None,
 ) -> TuneResult:
@@ -117,8 +123,16 @@ def tune(
         strategy_options: keyword options for the strategy's sampler.
         scheduler_options: keyword options for the scheduler.
         max_initial_failures: stop with the first traceback when this session's first N trials all fail.
-        heartbeat_interval: seconds between heartbeats of running trials (RDB storages); a trial whose
-            worker died is then failed instead of staying RUNNING.
+        heartbeat_interval: seconds between heartbeats of running trials (RDB storages; default
+            10, 0 turns them off); a trial whose worker stopped beating for ``grace_period`` seconds
+            (default ``3 * heartbeat_interval``) is failed and queued again. A trial whose worker
+            process on this machine died is recovered at once, on any storage.
+        max_retries: how often a trial whose worker died is queued again (same parameters; the
+            lineage is in its system attrs ``failed_trial`` and ``retry_history``).
+        storage_patience: seconds a worker retries an unreachable storage (with backoff) before it
+            stops with a :class:`~autoopt.exceptions.StorageError`; finished trials are kept.
+        study_attrs: user attributes stored with the study (``autoopt run`` stores its spec there, so
+            ``autoopt worker`` needs only the storage URL and the study name).
         progress: a progress display (the CLI passes a rich progress bar).
         enqueue: parameter sets tried first when the study is new (warm start from an earlier search).
 
@@ -170,7 +184,12 @@ def tune(
             f"search.jobs: {jobs} parallel processes need a storage they can share; pass storage='study.db' "
             "(SQLite), a journal file ('study.log') or a database URL"
         )
-    store = open_storage(storage, heartbeat_interval=heartbeat_interval)
+    store = open_storage(
+        storage,
+        heartbeat_interval=DEFAULT_HEARTBEAT if heartbeat_interval is None else (heartbeat_interval or None),
+        grace_period=grace_period,
+        max_retries=max_retries,
+    )
     name = study_name or getattr(objective, "__name__", None) or "autoopt"
     if name == "<lambda>":
         name = "autoopt"
@@ -185,6 +204,8 @@ def tune(
         "seed": seed,
     }
     study.set_user_attr(CONFIG_ATTR, config)
+    for key, value in (study_attrs or {}).items():
+        study.set_user_attr(key, value)
     if enqueue and not study.get_trials(deepcopy=False):
         for params in enqueue:
             study.enqueue_trial(dict(params), skip_if_exists=True)
@@ -203,8 +224,14 @@ def tune(
     )
 
     fail_stale(study)
-    done = _finished(study)
-    remaining = None if trials is None else max(0, trials - done)
+    shared = not isinstance(store, InMemoryStorage)
+    if shared:
+        used, running = budget_used(study)
+        done = used - running
+        remaining = None if trials is None else max(0, trials - used + running)
+    else:
+        done = _finished(study)
+        remaining = None if trials is None else max(0, trials - done)
     deadline = None if timeout is None else time.time() + timeout
     first_number = len(study.get_trials(deepcopy=False))
     if progress is not None:
@@ -214,7 +241,10 @@ def tune(
         if remaining == 0:
             pass
         elif jobs == 1:
-            cfg = LoopConfig(runner, Budget(remaining), deadline, first_number, max_initial_failures)
+            budget = StudyBudget(trials, max_retries=max_retries) if shared else Budget(remaining)
+            cfg = LoopConfig(
+                runner, budget, deadline, first_number, max_initial_failures, storage_patience
+            )
             update = (lambda s, o: progress.update(s)) if progress is not None else None
             interrupted = run_loop(study, cfg, on_trial_end=update)
         elif deterministic:
@@ -234,6 +264,9 @@ def tune(
                 first_number,
                 max_initial_failures,
                 progress,
+                trials,
+                max_retries,
+                storage_patience,
             )
     finally:
         if progress is not None:
@@ -282,8 +315,8 @@ def _worker_main(
     errors: Any,
 ) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if isinstance(storage, BaseStorage) and hasattr(storage, "engine"):
-        storage.engine.dispose(close=False)  # never reuse the parent's connections after fork
+    _die_with_parent()
+    _own_storage_identity(storage)
     seed = None if ctx.seed is None else ctx.seed + 7919 * (worker + 1)
     sampler = make_sampler(strategy, StrategyContext(**{**ctx.__dict__, "seed": seed}))
     study = optuna.load_study(
@@ -291,10 +324,32 @@ def _worker_main(
     )
     try:
         run_loop(study, cfg)
-    except FatalSearchError as e:
-        errors.put(str(e))
+    except (FatalSearchError, StorageError) as e:
+        errors.put((type(e).__name__, str(e)))
     except KeyboardInterrupt:
         pass
+
+
+def _own_storage_identity(storage: Any) -> None:
+    """After fork: fresh database connections, and a journal writer id of this process's own (a
+    forked JournalStorage keeps its parent's id, so each process would take the others' new trials
+    for its own and two workers could run the same trial)."""
+    if isinstance(storage, BaseStorage) and hasattr(storage, "engine"):
+        storage.engine.dispose(close=False)  # never reuse the parent's connections after fork
+    if isinstance(storage, JournalStorage):
+        storage.__setstate__(storage.__getstate__())  # new worker id, replay from the log
+
+
+def _die_with_parent() -> None:
+    """A worker process ends when its coordinator dies (Linux), so no orphan keeps running trials; its
+    running trial is recovered (failed and queued again) when the command is run again."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _run_processes(
@@ -309,11 +364,14 @@ def _run_processes(
     first_number: int,
     max_initial_failures: int,
     progress: Progress | None,
+    total: int | None = None,
+    max_retries: int | None = 2,
+    storage_patience: float = 60.0,
 ) -> bool:
     mpc = _mp_context()
-    budget = Budget(remaining, mpc)
+    budget = StudyBudget(total, max_retries=max_retries, ctx=mpc)
     errors = mpc.Queue()
-    cfg = LoopConfig(runner, budget, deadline, first_number, max_initial_failures)
+    cfg = LoopConfig(runner, budget, deadline, first_number, max_initial_failures, storage_patience)
     procs = [
         mpc.Process(
             target=_worker_main, args=(study.study_name, storage, strategy, ctx, i, cfg, errors), daemon=False
@@ -328,7 +386,8 @@ def _run_processes(
             for p in procs:
                 p.join(timeout=0.5)
             if progress is not None:
-                progress.update(study)
+                with contextlib.suppress(Exception):  # the storage may be briefly unreachable
+                    progress.update(study)
     except KeyboardInterrupt:
         interrupted = True
         budget.stop()
@@ -339,9 +398,12 @@ def _run_processes(
             if p.is_alive():
                 p.terminate()
                 p.join()
-    _fail_orphans(study, first_number, "its worker process stopped")
+    with contextlib.suppress(Exception):  # best effort: a lost storage is recovered at the next run
+        recover_dead_trials(study, max_retries)  # a killed worker's trial: failed, queued again
+        _fail_orphans(study, first_number, "its worker process stopped")
     if not errors.empty():
-        raise FatalSearchError(errors.get())
+        kind, message = errors.get()
+        raise (StorageError if kind == "StorageError" else FatalSearchError)(message)
     if any(
         "interrupted by the user" in str(t.user_attrs.get(REASON_ATTR, ""))
         for t in study.get_trials(deepcopy=False)[first_number:]
@@ -365,9 +427,7 @@ _DET: dict[str, Any] = {}
 
 def _det_init() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = _DET["storage"]
-    if hasattr(storage, "engine"):
-        storage.engine.dispose(close=False)
+    _own_storage_identity(_DET["storage"])
 
 
 def _det_run(trial_id: int, cutoff: int) -> TrialOutcome:

@@ -93,6 +93,10 @@ class SearchSpec(_Strict):
         strategy_options: keyword arguments of the strategy's sampler.
         scheduler_options: keyword arguments of the scheduler.
         storage: a storage URL or file; ``None``: ``RUN_DIR/study.db``.
+        heartbeat_interval: seconds between heartbeats of a running trial (SQLite and database
+            storages; 0: none); a trial whose worker stops beating for 3 intervals (at least 10 s) is
+            failed and queued again.
+        max_retries: how often a trial whose worker died is queued again (same parameters).
         retrain_best: after the search, train the best configuration again from scratch on the data
             as it is now (e.g. after the data changed under a finished search).
         warm_start: an earlier run directory; its best configurations are tried first.
@@ -111,6 +115,8 @@ class SearchSpec(_Strict):
     strategy_options: dict[str, Any] = Field(default_factory=dict)
     scheduler_options: dict[str, Any] = Field(default_factory=dict)
     storage: str | None = None
+    heartbeat_interval: int = Field(10, ge=0)
+    max_retries: int = Field(2, ge=0)
     retrain_best: bool = False
     warm_start: str | None = None  # an earlier run directory: its best configurations are tried first
     warm_start_top: int = Field(5, ge=1)

@@ -20,11 +20,13 @@ from autoopt.training._evaluate import evaluate_model
 from autoopt.training._loop import Reporter, fit
 from autoopt.training._optim import OPTIMIZERS, build_optimizer, list_optimizers
 from autoopt.training._result import FitResult
+from autoopt.training._resume import RESUME_NAME
 from autoopt.training._schedule import SCHEDULES, Schedule, build_schedule, list_schedules
 from autoopt.training._seed import seed_everything
 from autoopt.training._task import ClassificationTask, RegressionTask, TrainTask, build_task
 
 __all__ = [
+    "RESUME_NAME",
     "TrainConfig",
     "coerce_config",
     "fit",

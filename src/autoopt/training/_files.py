@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
+from autoopt.models._checkpoint import HASH_KEY, content_hash
+
 __all__ = ["atomic_write", "save_state_dict", "write_history", "CHECKPOINT_NAME", "HISTORY_NAME"]
 
 CHECKPOINT_NAME = "model.safetensors"
@@ -32,6 +34,8 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())  # the rename never publishes data still only in the page cache
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -53,6 +57,7 @@ def save_state_dict(
     """
     tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    meta[HASH_KEY] = content_hash(tensors)  # checked by autoopt.models.load_checkpoint
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 

@@ -23,6 +23,7 @@ from autoopt.training._files import CHECKPOINT_NAME, HISTORY_NAME, save_state_di
 from autoopt.training._metrics import resolve_metric
 from autoopt.training._optim import build_optimizer
 from autoopt.training._result import FitResult
+from autoopt.training._resume import load_resume, remove_resume, save_resume
 from autoopt.training._schedule import build_schedule
 from autoopt.training._seed import seed_everything
 from autoopt.training._task import TrainTask, build_task
@@ -76,8 +77,10 @@ class _Trainer:
         out_dir: Path | None,
         param_groups: list[dict[str, Any]] | None,
         task: TrainTask | None,
+        resumable: bool = False,
     ) -> None:
         self.model, self.cfg, self.reporter, self.out_dir = model, cfg, reporter, out_dir
+        self.resumable = resumable and out_dir is not None
         self.task_type = data.meta.task
         self.metric, self.direction = resolve_metric(cfg, self.task_type)
         self.device = resolve_device(cfg.device)
@@ -170,8 +173,9 @@ class _Trainer:
         if cfg.tensorboard and out_dir is not None:
             self.logger = open_tensorboard(out_dir / "tensorboard")
         stopped_early = False
+        first = load_resume(self) if self.resumable else 0
         try:
-            for epoch in range(cfg.epochs):
+            for epoch in range(first, cfg.epochs):
                 lr = float(self.optimizer.param_groups[0]["lr"])
                 start = time.perf_counter()
                 with _oom_as_training_error(cfg, self.device, epoch):
@@ -208,6 +212,8 @@ class _Trainer:
                 if self.logger is not None:
                     self.logger.log_epoch(record)
                 stop = self.stopper.update(value, epoch, self.model)
+                if self.resumable:
+                    save_resume(self, epoch)
                 if self.reporter is not None:
                     self.reporter(float(value), epoch)
                 if stop and epoch < cfg.epochs - 1:
@@ -220,7 +226,10 @@ class _Trainer:
         finally:
             if self.logger is not None:
                 self.logger.close()
-        return self._finish(stopped_early)
+        result = self._finish(stopped_early)
+        if self.resumable:
+            remove_resume(out_dir)
+        return result
 
     def _finish(self, stopped_early: bool) -> FitResult:
         stopper = self.stopper
@@ -282,6 +291,7 @@ def fit(
     out_dir: str | Path | None = None,
     param_groups: list[dict[str, Any]] | None = None,
     task: TrainTask | None = None,
+    resumable: bool = False,
 ) -> FitResult:
     """Train ``model`` on ``data.train``, monitor ``data.val``, restore the best epoch's weights.
 
@@ -302,6 +312,9 @@ def fit(
             all trainable parameters of ``model``.
         task: the object turning a batch into ``{'loss', 'output'}``; ``None`` = the default
             task of ``data.meta.task``. Subclass :class:`TrainTask` to change the loss.
+        resumable: with ``out_dir``, write ``out_dir/last.pt`` after every epoch (weights, optimizer,
+            schedule, history) and, when that file exists at the start, go on after its epoch
+            instead of starting over (a retried trial); it is removed when training finishes.
 
     Returns:
         A :class:`FitResult` (best epoch and value, metrics, history, throughput).
@@ -323,5 +336,8 @@ def fit(
     """
     cfg = coerce_config(config)
     out = Path(out_dir) if out_dir is not None else None
-    trainer = _Trainer(model, data, cfg, reporter=reporter, out_dir=out, param_groups=param_groups, task=task)
+    trainer = _Trainer(
+        model, data, cfg, reporter=reporter, out_dir=out, param_groups=param_groups, task=task,
+        resumable=resumable,
+    )  # fmt: skip
     return trainer.run()
