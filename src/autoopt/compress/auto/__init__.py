@@ -1,0 +1,1 @@
+"""Automated compression policies (placeholder while the package is built)."""
