@@ -9,8 +9,6 @@ few SGD steps of fine-tuning run before the measurement (slower, closer to the f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
@@ -18,7 +16,7 @@ from autoopt.compress.auto._space import PolicySpace
 from autoopt.data import DataBundle
 from autoopt.exceptions import InvalidSpecError
 
-__all__ = ["ProxyReward", "recalibrate_batchnorm", "tensors"]
+__all__ = ["HeldOut", "ProxyReward", "recalibrate_batchnorm", "tensors"]
 
 
 def tensors(dataset: object, limit: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,38 +51,25 @@ def recalibrate_batchnorm(model: nn.Module, batches: Sequence[torch.Tensor]) -> 
     model.train(was_training)
 
 
-@dataclass
-class ProxyReward:
-    """Scores policies of a :class:`PolicySpace` on held-out data.
+class HeldOut:
+    """The samples a policy is judged on: a held-out batch, BatchNorm batches, fine-tuning batches.
 
     Args:
-        space: the policy space (its model is the unpruned one).
-        data: the data; ``val`` (else ``train``) gives the held-out batch, ``train`` the BN batches.
-        samples: held-out samples scored per policy.
+        data: the data; ``val`` (else ``train``) gives the held-out batch, ``train`` the others.
+        samples: held-out samples.
         bn_batches: training batches for BatchNorm recalibration.
         batch_size: their size.
-        finetune_steps: SGD steps before scoring (0: none, AMC's proxy).
-        lr: learning rate of those steps.
         seed: which samples are drawn.
     """
 
-    space: PolicySpace
-    data: DataBundle
-    samples: int = 512
-    bn_batches: int = 8
-    batch_size: int = 64
-    finetune_steps: int = 0
-    lr: float = 0.01
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        held = self.data.val if len(self.data.val) > 0 else self.data.train  # type: ignore[arg-type]
-        self.x, self.y = tensors(held, self.samples, self.seed)
-        xt, yt = tensors(self.data.train, self.bn_batches * self.batch_size, self.seed + 1)
-        self.bn = list(torch.split(xt, self.batch_size))
-        self.train_batches = list(zip(torch.split(xt, self.batch_size), torch.split(yt, self.batch_size)))
-        self.evaluations = 0
-        self.baseline = self.accuracy(self.space.model)
+    def __init__(
+        self, data: DataBundle, *, samples: int = 512, bn_batches: int = 8, batch_size: int = 64, seed: int = 0
+    ) -> None:
+        held = data.val if len(data.val) > 0 else data.train  # type: ignore[arg-type]
+        self.x, self.y = tensors(held, samples, seed)
+        xt, yt = tensors(data.train, max(1, bn_batches) * batch_size, seed + 1)
+        self.bn = list(torch.split(xt, batch_size))[: max(0, bn_batches)]
+        self.train_batches = list(zip(torch.split(xt, batch_size), torch.split(yt, batch_size)))
 
     def accuracy(self, model: nn.Module) -> float:
         """Top-1 accuracy of ``model`` on the held-out batch."""
@@ -93,15 +78,57 @@ class ProxyReward:
             pred = model(self.x).argmax(dim=1)
         return float((pred == self.y).float().mean())
 
+
+class ProxyReward:
+    """Scores policies of a :class:`PolicySpace`: prune, recalibrate BatchNorm, held-out accuracy.
+
+    Args:
+        space: the policy space (its model is the unpruned one).
+        data: the data, or a :class:`HeldOut` built from it.
+        samples: held-out (validation) samples scored per policy.
+        bn_batches: training batches of ``batch_size`` for BatchNorm recalibration.
+        batch_size: their size.
+        finetune_steps: SGD steps before scoring (0: none, AMC's proxy).
+        lr: learning rate of those steps.
+        seed: which samples are drawn.
+    """
+
+    def __init__(
+        self,
+        space: PolicySpace,
+        data: DataBundle | HeldOut,
+        *,
+        samples: int = 512,
+        bn_batches: int = 8,
+        batch_size: int = 64,
+        finetune_steps: int = 0,
+        lr: float = 0.01,
+        seed: int = 0,
+    ) -> None:
+        self.space = space
+        self.held = (
+            data
+            if isinstance(data, HeldOut)
+            else HeldOut(data, samples=samples, bn_batches=bn_batches, batch_size=batch_size, seed=seed)
+        )
+        self.finetune_steps, self.lr = finetune_steps, lr
+        self.evaluations = 0
+        self.baseline = self.held.accuracy(space.model)
+
+    def accuracy(self, model: nn.Module) -> float:
+        """Top-1 accuracy of ``model`` on the held-out batch."""
+        return self.held.accuracy(model)
+
     def model(self, ratios: Sequence[float]) -> nn.Module:
         """The pruned, recalibrated (and optionally briefly fine-tuned) model of a policy."""
         pruned = self.space.apply(ratios)
-        recalibrate_batchnorm(pruned, self.bn)
+        recalibrate_batchnorm(pruned, self.held.bn)
         if self.finetune_steps > 0:
+            batches = self.held.train_batches
             opt = torch.optim.SGD(pruned.parameters(), lr=self.lr, momentum=0.9)
             pruned.train()
             for step in range(self.finetune_steps):
-                x, y = self.train_batches[step % len(self.train_batches)]
+                x, y = batches[step % len(batches)]
                 opt.zero_grad()
                 nn.functional.cross_entropy(pruned(x), y).backward()
                 opt.step()
