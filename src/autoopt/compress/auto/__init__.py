@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch  # noqa: F401  (used by the docstring example)
 
 from autoopt.compress.auto._api import AutoPruneResult, auto_precision, auto_prune, coerce_auto_config
+from autoopt.compress.auto._compare import MethodRow, accuracy_on_test, compare_policies
 from autoopt.compress.auto._config import AGENTS, AutoPolicyConfig
 from autoopt.compress.auto._ddpg import DDPGAgent, DDPGConfig
 from autoopt.compress.auto._env import LayerStates
@@ -41,15 +42,18 @@ __all__ = [
     "HeldOut",
     "LayerGroup",
     "LayerStates",
+    "MethodRow",
     "PolicySearchResult",
     "PolicySpace",
     "PrecisionSearchResult",
     "PrecisionSpace",
     "ProxyReward",
     "Trial",
+    "accuracy_on_test",
     "auto_precision",
     "auto_prune",
     "coerce_auto_config",
+    "compare_policies",
     "keep_count",
     "recalibrate_batchnorm",
     "search_policy",

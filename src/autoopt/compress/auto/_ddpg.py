@@ -42,10 +42,10 @@ class DDPGConfig:
     critic_lr: float = 2e-3
     warmup: int = 10
     noise: float = 0.5
-    noise_decay: float = 0.95
+    noise_decay: float = 0.9
     buffer: int = 4000
     batch_size: int = 64
-    updates: int = 2
+    updates: int = 8
     baseline_decay: float = 0.9
 
 
