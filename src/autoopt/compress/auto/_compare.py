@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -40,9 +40,11 @@ class MethodRow:
     test_after: float | None
     evaluations: int
     search_seconds: float
+    #: the fine-tuned model (the pruned one without ``finetune``); not serialized.
+    model: nn.Module | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
 
 
 def accuracy_on_test(model: nn.Module, data: DataBundle, limit: int = 10_000) -> float:
@@ -104,7 +106,7 @@ def compare_policies(
         pruned = reward.model(ratios)
         proxy = reward.accuracy(pruned)
         before = accuracy_on_test(pruned, data)
-        after = None
+        after, tuned = None, pruned
         if finetune is not None:
             tuned = copy.deepcopy(pruned)
             cfg = finetune if isinstance(finetune, TrainConfig) else TrainConfig(**dict(finetune))
@@ -121,6 +123,7 @@ def compare_policies(
                 after,
                 evaluations,
                 seconds,
+                tuned,
             )
         )
     return rows
