@@ -77,12 +77,20 @@ def run(seed: int, episodes: int, finetune_epochs: int, precision_episodes: int)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(tuned.eval(), torch.zeros(1, *data.meta.input_shape), Path(tmp) / "fp32.onnx").path
         s = evaluate_artifact(Path(fp32), data, threads=1)
-        precision.append({"policy": "fp32", "size": 1.0, "accuracy": s["accuracy"], "size_bytes": int(s["size_bytes"])})
-        precision.append({"policy": "all-int8", **quantized_row(Path(fp32), data, [], Path(tmp) / "int8.onnx")})
+        precision.append(
+            {"policy": "fp32", "size": 1.0, "accuracy": s["accuracy"], "size_bytes": int(s["size_bytes"])}
+        )
+        precision.append(
+            {"policy": "all-int8", **quantized_row(Path(fp32), data, [], Path(tmp) / "int8.onnx")}
+        )
         for size in SIZES:
             for agent in ("ddpg", "tpe"):
                 t1 = time.time()
-                res = auto_precision(tuned, {"agent": agent, "size": size, "precision_episodes": precision_episodes, "seed": seed}, data)
+                res = auto_precision(
+                    tuned,
+                    {"agent": agent, "size": size, "precision_episodes": precision_episodes, "seed": seed},
+                    data,
+                )
                 row = quantized_row(Path(fp32), data, res.fp32_layers, Path(tmp) / f"mp_{agent}_{size}.onnx")
                 precision.append(
                     {
@@ -117,22 +125,28 @@ def tables(results: list[dict]) -> str:
     for i, method in enumerate(METHODS):
         rows = [r["methods"][i] for r in results]
         out.append(
-            f"| {method} | {_med(x['macs_fraction'] for x in rows):.3f} | {_med(x['params_fraction'] for x in rows):.3f} "
+            f"| {method} | {_med(x['macs_fraction'] for x in rows):.3f} "
+            f"| {_med(x['params_fraction'] for x in rows):.3f} "
             f"| {_med(x['test_before'] for x in rows):.4f} | {_med(x['test_after'] for x in rows):.4f} "
-            f"| {_med(x['proxy'] for x in rows):.4f} | {rows[0]['evaluations']} | {_med(x['search_seconds'] for x in rows):.1f} |"
+            f"| {_med(x['proxy'] for x in rows):.4f} | {rows[0]['evaluations']} "
+            f"| {_med(x['search_seconds'] for x in rows):.1f} |"
         )
     out += [
         "",
-        "| precision policy (fine-tuned DDPG model) | ONNX accuracy | ONNX file (KiB) | weight bytes vs fp32 | fp32 layers (seed 0) |",
+        "| precision policy (fine-tuned DDPG model) | ONNX accuracy | ONNX file (KiB) "
+        "| weight bytes vs fp32 | fp32 layers (first seed) |",
         "|---|---|---|---|---|",
     ]
     for i, p in enumerate(results[0]["precision"]):
         rows = [r["precision"][i] for r in results]
-        frac = "1.000" if p["policy"] == "fp32" else (
-            "-" if "weight_fraction" not in p else f"{_med(x['weight_fraction'] for x in rows):.3f}"
+        frac = (
+            "1.000"
+            if p["policy"] == "fp32"
+            else ("-" if "weight_fraction" not in p else f"{_med(x['weight_fraction'] for x in rows):.3f}")
         )
         out.append(
-            f"| {p['policy']} | {_med(x['accuracy'] for x in rows):.4f} | {_med(x['size_bytes'] for x in rows) / 1024:.1f} "
+            f"| {p['policy']} | {_med(x['accuracy'] for x in rows):.4f} "
+            f"| {_med(x['size_bytes'] for x in rows) / 1024:.1f} "
             f"| {frac} | {', '.join(p.get('fp32_layers', [])) or '-'} |"
         )
     return "\n".join(out)

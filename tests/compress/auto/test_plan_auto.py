@@ -34,7 +34,9 @@ def test_plan_searches_applies_finetunes_quantizes_and_reports(tiny_resnet, digi
         "latency_repeats": 2,
         "latency_batch_sizes": [1],
     }
-    res = run_plan(tiny_resnet, digits_full, plan, out_dir=tmp_path, train_config={"epochs": 1, "device": "cpu"})
+    res = run_plan(
+        tiny_resnet, digits_full, plan, out_dir=tmp_path, train_config={"epochs": 1, "device": "cpu"}
+    )
     base, pruned, tuned, quant = res.rows
     assert [r.step for r in res.rows] == ["baseline (fp32)", "1. prune", "2. finetune", "3. quantize"]
     assert pruned.macs <= 0.5 * base.macs and pruned.params < base.params

@@ -86,7 +86,9 @@ def test_unreachable_budget_fails_before_any_evaluation(problem) -> None:
     space, _ = problem
     calls = []
     with pytest.raises(InvalidSpecError, match="smallest achievable"):
-        search_policy(space, lambda r: calls.append(r) or 0.0, budget={"macs": 0.01}, agent="ddpg", episodes=5)
+        search_policy(
+            space, lambda r: calls.append(r) or 0.0, budget={"macs": 0.01}, agent="ddpg", episodes=5
+        )
     assert calls == []
     with pytest.raises(UnknownNameError, match="compress.prune.agent"):
         search_policy(space, lambda r: 0.0, budget=BUDGET, agent="nope", episodes=2)

@@ -41,7 +41,7 @@ def test_cost_model_equals_the_counts_of_the_built_model(name: str) -> None:
         pruned = space.apply(ratios)
         assert space.cost(ratios, "macs") == count_macs(pruned, (1, 8, 8))
         assert space.cost(ratios, "params") == count_params(pruned)
-        kept = dict(zip([g.name for g in space.groups], space.keeps(ratios)))
+        kept = dict(zip([g.name for g in space.groups], space.keeps(ratios), strict=False))
         modules = dict(pruned.named_modules())
         for group in space.groups:  # every member of a group really lost the same channels
             for member in group.members:
@@ -61,7 +61,9 @@ def test_residual_coupled_convolutions_are_one_layer_of_the_policy() -> None:
     fraction=st.floats(0.2, 0.95),
     actions=st.lists(st.floats(0.0, 1.0), min_size=6, max_size=6),
 )
-def test_every_clipped_policy_meets_the_budget(name: str, kind: str, fraction: float, actions: list[float]) -> None:
+def test_every_clipped_policy_meets_the_budget(
+    name: str, kind: str, fraction: float, actions: list[float]
+) -> None:
     space = _SPACES[name]
     budget = {"macs": fraction, "params": fraction} if kind == "both" else {kind: fraction}
     if any(space.min_fraction(k) > f for k, f in budget.items()):
@@ -72,7 +74,7 @@ def test_every_clipped_policy_meets_the_budget(name: str, kind: str, fraction: f
     for k, f in budget.items():
         assert space.cost(ratios, k) <= f * space.full_cost(k)
     # clipping only raises ratios, and never beyond max_ratio's channel count
-    for g, a, r in zip(space.groups, actions, ratios):
+    for g, a, r in zip(space.groups, actions, ratios, strict=False):
         assert keep_count(g.channels, r) <= keep_count(g.channels, a * space.max_ratio)
         assert keep_count(g.channels, r) >= keep_count(g.channels, space.max_ratio)
 
@@ -94,7 +96,9 @@ def test_unreachable_budget_names_the_smallest_achievable_value() -> None:
     space = _SPACES["resnet"]
     low = space.min_fraction("macs")
     assert 0.01 < low < 0.5
-    with pytest.raises(InvalidSpecError, match=r"budget\.macs: 0\.01 .*smallest achievable is 0\.0\d+") as info:
+    with pytest.raises(
+        InvalidSpecError, match=r"budget\.macs: 0\.01 .*smallest achievable is 0\.0\d+"
+    ) as info:
         space.check_budget({"macs": 0.01})
     assert f"{space.cost([space.max_ratio] * len(space.groups), 'macs'):,}" in str(info.value)
 

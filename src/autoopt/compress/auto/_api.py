@@ -39,7 +39,9 @@ def coerce_auto_config(config: AutoPolicyConfig | Mapping[str, Any] | None) -> A
         return config
     if isinstance(config, Mapping):
         return AutoPolicyConfig(**dict(config))
-    raise InvalidSpecError(f"compress.prune: expected an AutoPolicyConfig or a dict; got {type(config).__name__}")
+    raise InvalidSpecError(
+        f"compress.prune: expected an AutoPolicyConfig or a dict; got {type(config).__name__}"
+    )
 
 
 def auto_prune(
@@ -61,13 +63,27 @@ def auto_prune(
     cfg = coerce_auto_config(config)
     shape = tuple(data.meta.input_shape)
     example = example_batch(model, data, shape, cfg.seed, n=4)
-    space = PolicySpace(model, example, max_ratio=cfg.max_ratio, criterion=cfg.criterion, ignore=cfg.ignore,
-                        seed=cfg.seed)
+    space = PolicySpace(
+        model, example, max_ratio=cfg.max_ratio, criterion=cfg.criterion, ignore=cfg.ignore, seed=cfg.seed
+    )
     space.check_budget(cfg.budget)
-    reward = ProxyReward(space, data, samples=cfg.samples, bn_batches=cfg.bn_batches,
-                         finetune_steps=cfg.finetune_steps, seed=cfg.seed)
-    result = search_policy(space, reward, budget=cfg.budget, agent=cfg.agent, episodes=cfg.episodes,
-                           seed=cfg.seed, on_trial=on_trial)
+    reward = ProxyReward(
+        space,
+        data,
+        samples=cfg.samples,
+        bn_batches=cfg.bn_batches,
+        finetune_steps=cfg.finetune_steps,
+        seed=cfg.seed,
+    )
+    result = search_policy(
+        space,
+        reward,
+        budget=cfg.budget,
+        agent=cfg.agent,
+        episodes=cfg.episodes,
+        seed=cfg.seed,
+        on_trial=on_trial,
+    )
     pruned = reward.model(result.ratios)  # the best policy, BatchNorm recalibrated (and fine-tuned steps)
     before, after = out_channels(model), out_channels(pruned)
     notes = [

@@ -67,13 +67,17 @@ class AutoPolicyConfig(_Validated):
     @classmethod
     def _budget_known(cls, value: dict[str, float]) -> dict[str, float]:
         if not value:
-            raise ValueError(f"give at least one bound, e.g. {{macs: 0.5}}; resources: {', '.join(BUDGET_KINDS)}")
+            raise ValueError(
+                f"give at least one bound, e.g. {{macs: 0.5}}; resources: {', '.join(BUDGET_KINDS)}"
+            )
         bad = [k for k in value if k not in BUDGET_KINDS]
         if bad:
             raise ValueError(f"unknown resource(s) {bad}; expected: {', '.join(BUDGET_KINDS)}")
         out = [f"{k}: {v!r}" for k, v in value.items() if not 0.0 < v <= 1.0]
         if out:
-            raise ValueError(f"each bound is a fraction of the unpruned model in (0, 1]; got {', '.join(out)}")
+            raise ValueError(
+                f"each bound is a fraction of the unpruned model in (0, 1]; got {', '.join(out)}"
+            )
         return value
 
     @field_validator("max_ratio")
@@ -90,5 +94,8 @@ class AutoPolicyConfig(_Validated):
 
         crit = criteria.get(value, key="compress.prune.criterion")
         if crit.needs_gradients:
-            raise ValueError(f"{value!r} needs gradients, which policy: auto does not compute; use l1, l2, bn-scale or random")
+            raise ValueError(
+                f"{value!r} needs gradients, which policy: auto does not compute; "
+                "use l1, l2, bn-scale or random"
+            )
         return value

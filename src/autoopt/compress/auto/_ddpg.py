@@ -103,7 +103,7 @@ class DDPGAgent:
         """Store an episode's transitions with its reward, and update the moving-average baseline."""
         d = self.cfg.baseline_decay
         self.baseline = reward if self.baseline is None else d * self.baseline + (1 - d) * reward
-        for s, a in zip(states, actions):
+        for s, a in zip(states, actions, strict=False):
             i = self._next
             self.states[i], self.actions[i, 0], self.rewards[i, 0] = s, a, reward
             self._next = (i + 1) % self.cfg.buffer
@@ -129,7 +129,9 @@ class DDPGAgent:
             self.actor_opt.step()
 
 
-def _truncated_normal(mean: float, std: float, gen: torch.Generator, low: float = 0.0, high: float = 1.0) -> float:
+def _truncated_normal(
+    mean: float, std: float, gen: torch.Generator, low: float = 0.0, high: float = 1.0
+) -> float:
     """A draw of ``N(mean, std)`` restricted to ``[low, high]`` (rejection, then clamping)."""
     if std <= 0:
         return min(max(mean, low), high)

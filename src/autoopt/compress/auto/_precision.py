@@ -79,7 +79,8 @@ class PrecisionSpace:
 
     def size(self, precisions: Sequence[str]) -> int:
         """Weight bytes of the conv/linear layers under ``precisions``."""
-        return sum(f if p == "fp32" else q for p, f, q in zip(precisions, self.fp32_bytes, self.int8_bytes))
+        pairs = zip(precisions, self.fp32_bytes, self.int8_bytes, strict=False)
+        return sum(f if p == "fp32" else q for p, f, q in pairs)
 
     def size_fraction(self, precisions: Sequence[str]) -> float:
         return self.size(precisions) / self.full
@@ -109,7 +110,7 @@ class PrecisionSpace:
         """A copy with INT8 simulated (weights and input activations) in the layers marked ``int8``."""
         model = copy.deepcopy(self.model)
         modules = dict(model.named_modules())
-        for name, p in zip(self.layers, precisions):
+        for name, p in zip(self.layers, precisions, strict=False):
             if p != "int8":
                 continue
             m = modules[name]
@@ -160,7 +161,7 @@ class PrecisionSearchResult:
     @property
     def fp32_layers(self) -> list[str]:
         """Layers kept in float (the ``quantize`` step's ``exclude``)."""
-        return [n for n, p in zip(self.layers, self.precisions) if p == "fp32"]
+        return [n for n, p in zip(self.layers, self.precisions, strict=False) if p == "fp32"]
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "fp32_layers": self.fp32_layers}
@@ -206,8 +207,17 @@ def search_precision(
     if int8 >= best_r:  # all-INT8 is the smallest model; a mix must beat it to be worth its bytes
         best_p, best_r = ["int8"] * n, int8
     return PrecisionSearchResult(
-        agent, list(space.layers), best_p, best_r, int8, fp32, size, space.size_fraction(best_p),
-        len(history), time.perf_counter() - start, history,
+        agent,
+        list(space.layers),
+        best_p,
+        best_r,
+        int8,
+        fp32,
+        size,
+        space.size_fraction(best_p),
+        len(history),
+        time.perf_counter() - start,
+        history,
     )
 
 
@@ -255,7 +265,9 @@ def _strategy(
     names = [f"precision.{n}" for n in space.layers]
     declared = Space.from_dict({n: ["int8", "fp32"] for n in names})
     ctx = StrategyContext(seed=seed, space=declared, n_trials=episodes, directions=("maximize",))
-    study = optuna.create_study(direction="maximize", sampler=make_sampler(strategy, ctx, key="compress.prune.agent"))
+    study = optuna.create_study(
+        direction="maximize", sampler=make_sampler(strategy, ctx, key="compress.prune.agent")
+    )
     dists = {n: optuna.distributions.CategoricalDistribution(["int8", "fp32"]) for n in names}
     for _ in range(episodes):
         trial = study.ask(dists)

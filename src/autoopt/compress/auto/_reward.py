@@ -9,6 +9,7 @@ few SGD steps of fine-tuning run before the measurement (slower, closer to the f
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -46,7 +47,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Sequence[torch.Tensor]) -> 
     with torch.no_grad():
         for x in batches:
             model(x)
-    for m, (momentum, _) in zip(norms, saved):
+    for m, (momentum, _) in zip(norms, saved, strict=False):
         m.momentum = momentum
     model.train(was_training)
 
@@ -63,13 +64,19 @@ class HeldOut:
     """
 
     def __init__(
-        self, data: DataBundle, *, samples: int = 512, bn_batches: int = 8, batch_size: int = 64, seed: int = 0
+        self,
+        data: DataBundle,
+        *,
+        samples: int = 512,
+        bn_batches: int = 8,
+        batch_size: int = 64,
+        seed: int = 0,
     ) -> None:
         held = data.val if len(data.val) > 0 else data.train  # type: ignore[arg-type]
         self.x, self.y = tensors(held, samples, seed)
         xt, yt = tensors(data.train, max(1, bn_batches) * batch_size, seed + 1)
         self.bn = list(torch.split(xt, batch_size))[: max(0, bn_batches)]
-        self.train_batches = list(zip(torch.split(xt, batch_size), torch.split(yt, batch_size)))
+        self.train_batches = list(zip(torch.split(xt, batch_size), torch.split(yt, batch_size), strict=False))
 
     def accuracy(self, model: nn.Module) -> float:
         """Top-1 accuracy of ``model`` on the held-out batch."""

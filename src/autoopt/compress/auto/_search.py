@@ -69,7 +69,7 @@ class PolicySearchResult:
     @property
     def policy(self) -> dict[str, float]:
         """``{layer: ratio}`` of the best policy."""
-        return dict(zip(self.layers, self.ratios))
+        return dict(zip(self.layers, self.ratios, strict=False))
 
     def best_so_far(self) -> list[float]:
         """The best reward after each evaluation."""
@@ -223,4 +223,4 @@ def _run_strategy(
 
 def keeps_of(space: PolicySpace, ratios: Sequence[float]) -> list[int]:
     """Channels kept per layer (for reports)."""
-    return [keep_count(g.channels, r) for g, r in zip(space.groups, ratios)]
+    return [keep_count(g.channels, r) for g, r in zip(space.groups, ratios, strict=False)]

@@ -153,7 +153,8 @@ class PolicySpace:
         missing = untraced_layers(probe_model, make_pruner(probe_model, self.ignored))
         if missing:
             raise CompressionError(
-                f"compress.prune: Torch-Pruning cannot trace {kind}: layer(s) {', '.join(map(repr, missing))} "
+                f"compress.prune: Torch-Pruning cannot trace {kind}: "
+                f"layer(s) {', '.join(map(repr, missing))} "
                 "were never reached by the traced forward pass (data-dependent control flow?)"
             )
         #: ``{layer: why}`` of layers whose pruning breaks the forward; they are kept whole.
@@ -258,9 +259,7 @@ class PolicySpace:
                     in_group, cin = None, 1
                 terms.append(_Term(coef, in_group, self._out_of.get(name), cin, cout, bias))
             elif kind == "params" and isinstance(m, _NORMS) and name in self._out_of:
-                per_channel = sum(p.numel() for p in m.parameters(recurse=False)) // max(
-                    1, _norm_channels(m)
-                )
+                per_channel = sum(p.numel() for p in m.parameters(recurse=False)) // max(1, _norm_channels(m))
                 terms.append(_Term(0.0, None, self._out_of[name], 1, _norm_channels(m), per_channel))
         return terms
 
@@ -271,15 +270,17 @@ class PolicySpace:
 
     def keeps(self, ratios: Sequence[float]) -> list[int]:
         """Channels kept in each group under ``ratios``."""
-        return [keep_count(g.channels, r) for g, r in zip(self.groups, ratios)]
+        return [keep_count(g.channels, r) for g, r in zip(self.groups, ratios, strict=False)]
 
     def _raw_cost(self, ratios: Sequence[float], kind: str, keeps: Sequence[int] | None = None) -> float:
         keeps = list(keeps) if keeps is not None else self.keeps(ratios)
         total = 0.0
         for t in self._terms[kind]:
-            cin = t.in_base if t.in_group is None else t.in_base * keeps[t.in_group] // self.groups[
-                t.in_group
-            ].channels
+            cin = (
+                t.in_base
+                if t.in_group is None
+                else t.in_base * keeps[t.in_group] // self.groups[t.in_group].channels
+            )
             cout = t.out_base if t.out_group is None else keeps[t.out_group]
             total += t.coef * cin * cout + t.bias * cout
         return total
@@ -309,16 +310,15 @@ class PolicySpace:
             if fraction < low:
                 errors.append(
                     f"compress.prune.budget.{kind}: {fraction!r} of the unpruned {kind} cannot be reached "
-                    f"with max_ratio {self.max_ratio}; the smallest achievable is {math.ceil(low * 1e4) / 1e4} "
+                    f"with max_ratio {self.max_ratio}; the smallest achievable is "
+                    f"{math.ceil(low * 1e4) / 1e4} "
                     f"({self.cost([self.max_ratio] * len(self.groups), kind):,} of "
                     f"{self.full_cost(kind):,}); raise the budget or max_ratio"
                 )
         if errors:
             raise InvalidSpecError(errors=errors)
 
-    def clip_one(
-        self, index: int, ratio: float, decided: Sequence[float], budget: dict[str, float]
-    ) -> float:
+    def clip_one(self, index: int, ratio: float, decided: Sequence[float], budget: dict[str, float]) -> float:
         """AMC's clip of layer ``index``'s action given the ratios ``decided`` for layers before it.
 
         Returns the least ratio ``>= ratio`` (capped at ``max_ratio``) such that the budget is still
@@ -368,12 +368,13 @@ class PolicySpace:
         """A pruned copy of the model: each group loses its least important channels per ``ratios``."""
         if len(ratios) != len(self.groups):
             raise InvalidSpecError(
-                f"compress.prune.policy: expected {len(self.groups)} ratios (one per layer); got {len(ratios)}"
+                f"compress.prune.policy: expected {len(self.groups)} ratios (one per layer); "
+                f"got {len(ratios)}"
             )
         work = copy.deepcopy(self.model)
         graph = self._graph(work)
         modules = dict(work.named_modules())
-        for group, r in zip(self.groups, ratios):
+        for group, r in zip(self.groups, ratios, strict=False):
             n_prune = group.channels - keep_count(group.channels, r)
             if n_prune <= 0:
                 continue
@@ -389,7 +390,7 @@ class PolicySpace:
 
     def describe(self, ratios: Sequence[float]) -> dict[str, tuple[int, int]]:
         """``{layer: (channels before, after)}`` of a policy."""
-        return {g.name: (g.channels, k) for g, k in zip(self.groups, self.keeps(ratios))}
+        return {g.name: (g.channels, k) for g, k in zip(self.groups, self.keeps(ratios), strict=False)}
 
     def check_against_model(self, ratios: Sequence[float]) -> dict[str, tuple[int, int]]:
         """``{kind: (cost model, counted on the built model)}``: the cost model's own check."""
