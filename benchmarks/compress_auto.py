@@ -1,15 +1,16 @@
 """Issue 8 benchmark: searched per-layer pruning policies vs uniform ratios at 50% MACs, and mixed precision.
 
-The small ResNet on digits upsampled to 32x32 (the `digits-resnet` of compress_plan.py: 3 stages,
-width 16, one block each) is trained, then pruned to at most 50% of its MACs by: `uniform` (one
-ratio for every layer, the least that meets the budget), `random`, `tpe` and `ddpg` (the best of
-`--episodes` proxy-scored policies each; proxy = accuracy on 512 validation samples after pruning
+The small ResNet on digits (the `digits-resnet` of compress_plan.py: 3 stages, width 16, one block
+each; native 8x8 images by default, `--image-size 32` for compress_plan's upsampled input) is
+trained, then pruned to at most 50% of its MACs by: `uniform` (one ratio for every layer, the least
+that meets the budget), `random`, `tpe` and `ddpg` (the best of `--episodes` proxy-scored policies
+each; proxy = accuracy on up to 512 validation samples after pruning
 and BatchNorm recalibration). Each pruned model is measured on the test split before and after
 `--finetune` epochs of fine-tuning. Then the fine-tuned DDPG model is quantized to INT8 with ONNX
 Runtime (static, min-max) as all-INT8 and with the per-layer precisions searched (DDPG and TPE) under
 weight-size budgets; accuracy and file size of the ONNX models themselves. Medians over seeds.
 
-    nice -n 10 .venv/bin/python benchmarks/compress_auto.py [--seeds 0,1,2] [--episodes 100]
+    nice -n 10 .venv/bin/python benchmarks/compress_auto.py [--seeds 0,1,2] [--episodes 100] [--image-size 8]
 
 Writes benchmarks/.cache/compress_auto.jsonl (one line per seed) and prints markdown tables.
 """
@@ -35,7 +36,7 @@ from autoopt.models import build_model
 from autoopt.training import TrainConfig, fit
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = {"name": "digits", "image_size": 32}
+DATA = {"name": "digits"}
 MODEL = ("resnet", {"stages": 3, "width": 16, "blocks": 1})
 METHODS = ("uniform", "random", "tpe", "ddpg")
 SIZES = (0.3, 0.4, 0.6)  # weight bytes as a fraction of all-fp32; all-INT8 is about 0.25
@@ -48,8 +49,8 @@ def quantized_row(onnx_path: Path, data, exclude: list[str], out: Path) -> dict:
     return {"accuracy": scores["accuracy"], "size_bytes": int(scores["size_bytes"])}
 
 
-def run(seed: int, episodes: int, finetune_epochs: int, precision_episodes: int) -> dict:
-    data = load_data({**DATA, "seed": seed})
+def run(seed: int, episodes: int, finetune_epochs: int, precision_episodes: int, image_size: int) -> dict:
+    data = load_data({**DATA, "seed": seed, **({"image_size": image_size} if image_size != 8 else {})})
     torch.manual_seed(seed)
     model = build_model(MODEL[0], MODEL[1], data.meta)
     train = {"epochs": 12, "lr": 3e-3, "device": "cpu", "seed": seed, "schedule": "cosine"}
@@ -69,6 +70,7 @@ def run(seed: int, episodes: int, finetune_epochs: int, precision_episodes: int)
     result = {
         "seed": seed,
         "episodes": episodes,
+        "image_size": image_size,
         "unpruned_test": accuracy_on_test(model, data),
         "methods": [r.to_dict() for r in rows],
     }
@@ -158,6 +160,7 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--finetune", type=int, default=5)
     ap.add_argument("--precision-episodes", type=int, default=30)
+    ap.add_argument("--image-size", type=int, default=8)
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -165,17 +168,19 @@ def main() -> None:
     cache = ROOT / "benchmarks" / ".cache" / "compress_auto.jsonl"
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = [json.loads(line) for line in cache.read_text().splitlines()] if cache.exists() else []
-    have = {(r["seed"], r["episodes"]) for r in done}
+    key = (args.episodes, args.image_size)
+    done = [r for r in done if (r["episodes"], r.get("image_size", 32)) == key]
+    have = {r["seed"] for r in done}
     if not args.report_only:
         for seed in (int(s) for s in args.seeds.split(",")):
-            if (seed, args.episodes) in have:
+            if seed in have:
                 continue
-            r = run(seed, args.episodes, args.finetune, args.precision_episodes)
+            r = run(seed, args.episodes, args.finetune, args.precision_episodes, args.image_size)
             done.append(r)
             with cache.open("a") as f:
                 f.write(json.dumps(r) + "\n")
             print(f"seed {seed}: {r['wall_s']} s", flush=True)
-    print(tables([r for r in done if r["episodes"] == args.episodes]))
+    print(tables(done))
 
 
 if __name__ == "__main__":
