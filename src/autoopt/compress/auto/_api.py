@@ -94,7 +94,8 @@ def auto_prune(
     notes += [f"excluded {name!r}: {why}" for name, why in space.excluded.items()]
     report = PruneReport(
         criterion=cfg.criterion,
-        ratio=round(1.0 - result.costs["macs"][0] / result.costs["macs"][1], 4),
+        # the fraction of the searched layers' channels removed (per-layer ratios are in ``notes``)
+        ratio=round(1.0 - sum(space.keeps(result.ratios)) / sum(g.channels for g in space.groups), 4),
         scope="auto",
         steps=1,
         params_before=count_params(model),

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from autoopt.compress._config import _Validated
 from autoopt.compress.auto._space import BUDGET_KINDS
+from autoopt.compress.prune._config import _check_ratio
 
 __all__ = ["AGENTS", "AutoPolicyConfig"]
 
@@ -83,9 +84,7 @@ class AutoPolicyConfig(_Validated):
     @field_validator("max_ratio")
     @classmethod
     def _ratio_in_range(cls, value: float) -> float:
-        if not 0.0 < value < 1.0:
-            raise ValueError(f"must be > 0 and < 1 (a fraction of channels to remove); got {value!r}")
-        return value
+        return _check_ratio(value)
 
     @field_validator("criterion")
     @classmethod
