@@ -10,7 +10,8 @@ and BatchNorm recalibration). Each pruned model is measured on the test split be
 Runtime (static, min-max) as all-INT8 and with the per-layer precisions searched (DDPG and TPE) under
 weight-size budgets; accuracy and file size of the ONNX models themselves. Medians over seeds.
 
-    nice -n 10 .venv/bin/python benchmarks/compress_auto.py [--seeds 0,1,2] [--episodes 100] [--image-size 8]
+    nice -n 10 .venv/bin/python benchmarks/compress_auto.py [--dataset digits|fashion] [--seeds 0,1,2]
+        [--episodes 100] [--finetune 5] [--precision-episodes 30] [--image-size 8]
 
 Writes benchmarks/.cache/compress_auto.jsonl (one line per seed) and prints markdown tables.
 """
@@ -36,7 +37,21 @@ from autoopt.models import build_model
 from autoopt.training import TrainConfig, fit
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = {"name": "digits"}
+FASHION = ROOT.parent / "shared" / "data" / "fashion-mnist"
+#: name -> (data config, training epochs); the Fashion-MNIST split of compress_plan.py: the first
+#: 8,000 test-set images for train/val, the last 2,000 as test.
+DATASETS = {
+    "digits": ({"name": "digits"}, 12),
+    "fashion": (
+        {
+            "name": "fashion-mnist",
+            "path": str(FASHION),
+            "holdout_last": 2000,
+            "split": {"train": 0.85, "val": 0.15, "test": 0.0},
+        },
+        8,
+    ),
+}
 MODEL = ("resnet", {"stages": 3, "width": 16, "blocks": 1})
 METHODS = ("uniform", "random", "tpe", "ddpg")
 SIZES = (0.3, 0.4, 0.6)  # weight bytes as a fraction of all-fp32; all-INT8 is about 0.25
@@ -49,11 +64,15 @@ def quantized_row(onnx_path: Path, data, exclude: list[str], out: Path) -> dict:
     return {"accuracy": scores["accuracy"], "size_bytes": int(scores["size_bytes"])}
 
 
-def run(seed: int, episodes: int, finetune_epochs: int, precision_episodes: int, image_size: int) -> dict:
-    data = load_data({**DATA, "seed": seed, **({"image_size": image_size} if image_size != 8 else {})})
+def run(
+    dataset: str, seed: int, episodes: int, finetune_epochs: int, precision_episodes: int, image_size: int
+) -> dict:
+    data_cfg, epochs = DATASETS[dataset]
+    resize = {"image_size": image_size} if image_size and dataset == "digits" and image_size != 8 else {}
+    data = load_data({**data_cfg, "seed": seed, **resize})
     torch.manual_seed(seed)
     model = build_model(MODEL[0], MODEL[1], data.meta)
-    train = {"epochs": 12, "lr": 3e-3, "device": "cpu", "seed": seed, "schedule": "cosine"}
+    train = {"epochs": epochs, "lr": 3e-3, "device": "cpu", "seed": seed, "schedule": "cosine"}
     t0 = time.time()
     fit(model, data, TrainConfig(**train))
     rows = compare_policies(
@@ -68,6 +87,7 @@ def run(seed: int, episodes: int, finetune_epochs: int, precision_episodes: int,
     from autoopt.compress.auto import accuracy_on_test
 
     result = {
+        "dataset": dataset,
         "seed": seed,
         "episodes": episodes,
         "image_size": image_size,
@@ -160,7 +180,8 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--finetune", type=int, default=5)
     ap.add_argument("--precision-episodes", type=int, default=30)
-    ap.add_argument("--image-size", type=int, default=8)
+    ap.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
+    ap.add_argument("--image-size", type=int, default=8, help="digits only")
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -168,14 +189,16 @@ def main() -> None:
     cache = ROOT / "benchmarks" / ".cache" / "compress_auto.jsonl"
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = [json.loads(line) for line in cache.read_text().splitlines()] if cache.exists() else []
-    key = (args.episodes, args.image_size)
-    done = [r for r in done if (r["episodes"], r.get("image_size", 32)) == key]
+    key = (args.dataset, args.episodes, args.image_size)
+    done = [r for r in done if (r.get("dataset", "digits"), r["episodes"], r.get("image_size", 8)) == key]
     have = {r["seed"] for r in done}
     if not args.report_only:
         for seed in (int(s) for s in args.seeds.split(",")):
             if seed in have:
                 continue
-            r = run(seed, args.episodes, args.finetune, args.precision_episodes, args.image_size)
+            r = run(
+                args.dataset, seed, args.episodes, args.finetune, args.precision_episodes, args.image_size
+            )
             done.append(r)
             with cache.open("a") as f:
                 f.write(json.dumps(r) + "\n")
