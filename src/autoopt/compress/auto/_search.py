@@ -178,7 +178,12 @@ def _run_ddpg(
     config: DDPGConfig | None,
 ) -> None:
     states = LayerStates(space)
-    cfg = config or DDPGConfig(warmup=max(1, episodes // 4))  # AMC: 100 of 400 episodes
+    if config is None:
+        # AMC warms up for a quarter of the episodes (100 of 400); the noise then decays so that it
+        # reaches a tenth of its width at the last episode, whatever the budget of episodes.
+        warmup = max(1, episodes // 4)
+        config = DDPGConfig(warmup=warmup, noise_decay=0.1 ** (1.0 / max(1, episodes - warmup)))
+    cfg = config
     with torch.random.fork_rng(devices=[]):
         agent = DDPGAgent(STATE_DIM, cfg, seed=seed)
         n = len(space.groups)
