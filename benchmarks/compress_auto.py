@@ -141,8 +141,8 @@ def tables(results: list[dict]) -> str:
         f"Unpruned test accuracy (median of {n} seeds): {_med(r['unpruned_test'] for r in results):.4f}",
         "",
         "| policy (<= 50% MACs) | MACs kept | params kept | test acc. before fine-tuning | after fine-tuning "
-        "| proxy (val) | evaluations | search wall s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| proxy (val) | evaluations | evaluation that found it | search wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for i, method in enumerate(METHODS):
         rows = [r["methods"][i] for r in results]
@@ -151,6 +151,7 @@ def tables(results: list[dict]) -> str:
             f"| {_med(x['params_fraction'] for x in rows):.3f} "
             f"| {_med(x['test_before'] for x in rows):.4f} | {_med(x['test_after'] for x in rows):.4f} "
             f"| {_med(x['proxy'] for x in rows):.4f} | {rows[0]['evaluations']} "
+            f"| {_med(x.get('best_at', 0) for x in rows):.0f} "
             f"| {_med(x['search_seconds'] for x in rows):.1f} |"
         )
     out += [

@@ -40,6 +40,8 @@ class MethodRow:
     test_after: float | None
     evaluations: int
     search_seconds: float
+    #: the evaluation (1-based) that found the returned policy; 0 for ``uniform``.
+    best_at: int = 0
     #: the fine-tuned model (the pruned one without ``finetune``); not serialized.
     model: nn.Module | None = field(default=None, repr=False)
 
@@ -98,10 +100,11 @@ def compare_policies(
     for method in methods:
         t0 = time.perf_counter()
         if method == "uniform":
-            ratios, evaluations = uniform_policy(space, bound), 0
+            ratios, evaluations, best_at = uniform_policy(space, bound), 0, 0
         else:
             res = search_policy(space, reward, budget=bound, agent=method, episodes=episodes, seed=seed)
             ratios, evaluations = res.ratios, res.evaluations
+            best_at = 1 + next(i for i, t in enumerate(res.history) if t.reward == res.reward)
         seconds = time.perf_counter() - t0
         pruned = reward.model(ratios)
         proxy = reward.accuracy(pruned)
@@ -123,6 +126,7 @@ def compare_policies(
                 after,
                 evaluations,
                 seconds,
+                best_at,
                 tuned,
             )
         )
