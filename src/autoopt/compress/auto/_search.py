@@ -18,7 +18,7 @@ import torch
 from autoopt.compress.auto._ddpg import DDPGAgent, DDPGConfig
 from autoopt.compress.auto._env import STATE_DIM, Episode, LayerStates
 from autoopt.compress.auto._reward import ProxyReward
-from autoopt.compress.auto._space import PolicySpace, keep_count
+from autoopt.compress.auto._space import PolicySpace
 from autoopt.exceptions import CompressionError, InvalidSpecError
 from autoopt.space import Space
 from autoopt.strategies import StrategyContext, make_sampler
@@ -224,8 +224,3 @@ def _run_strategy(
         ratios = space.clip(proposed, budget)
         trial.set_user_attr("ratios", ratios)
         study.tell(trial, evaluate(ratios, ep))
-
-
-def keeps_of(space: PolicySpace, ratios: Sequence[float]) -> list[int]:
-    """Channels kept per layer (for reports)."""
-    return [keep_count(g.channels, r) for g, r in zip(space.groups, ratios, strict=False)]
