@@ -18,6 +18,7 @@ from pathlib import Path
 
 from autoopt.compress import PlanConfig
 from autoopt.compress._plan import FinetuneConfig
+from autoopt.compress.auto import AutoPolicyConfig
 from autoopt.compress.prune import PruneConfig, SparsityConfig
 from autoopt.compress.quantize import QuantizeConfig
 from autoopt.data import DataConfig
@@ -58,6 +59,12 @@ def sections() -> list[Section]:
         Section("distill", DistillConfig),
         Section("compress", PlanConfig),
         Section("compress.prune", PruneConfig, _step("prune")),
+        Section(
+            "compress.prune",
+            AutoPolicyConfig,
+            "The same step with `policy: auto`: the per-layer ratios are searched under a budget "
+            "(see [Compression](compress.md)); these keys replace `ratio`, `scope` and `per_layer`.",
+        ),
         Section("compress.sparsity", SparsityConfig, _step("sparsity")),
         Section("compress.finetune", FinetuneConfig, _step("finetune")),
         Section("compress.quantize", QuantizeConfig, _step("quantize")),

@@ -97,6 +97,14 @@ class PlanConfig(BaseModel):
                 continue
             if kind == "quantize" and i != len(cfg.steps) - 1:
                 errors.append(f"{where}: 'quantize' makes an INT8 ONNX model; it must be the last step")
+            if kind == "prune" and isinstance(options, Mapping) and options.get("precision"):
+                last = cfg.steps[-1] if isinstance(cfg.steps[-1], Mapping) else {}
+                mode = (last.get("quantize") or {}).get("mode", "static") if "quantize" in last else None
+                if mode != "static":
+                    errors.append(
+                        f"{where}.precision: per-layer precisions are applied by a final "
+                        "'quantize: {mode: static}' step; add one or set precision: false"
+                    )
             try:
                 step_config(kind, options)
             except InvalidSpecError as e:
@@ -117,8 +125,17 @@ def _line(key: str, e: Any) -> str:
 def step_config(kind: str, options: Any) -> Any:
     """The typed config of one step (errors name ``compress.<kind>.<key>``)."""
     options = dict(options or {})
-    if kind == "prune":
-        cls: Any = PruneConfig
+    if kind == "prune" and "policy" in options:
+        if options["policy"] != "auto":
+            raise InvalidSpecError(
+                f"compress.prune.policy: expected 'auto' (a searched per-layer policy; leave the key out "
+                f"for a hand-written ratio); got {options['policy']!r}"
+            )
+        from autoopt.compress.auto import AutoPolicyConfig
+
+        cls: Any = AutoPolicyConfig
+    elif kind == "prune":
+        cls = PruneConfig
     elif kind == "sparsity":
         cls = SparsityConfig
     elif kind == "finetune":
@@ -255,13 +272,27 @@ def run_plan(
     if on_step:
         on_step(meter.baseline)
     last_path = base_path
+    precision_from: Any = None  # an auto prune step that also chooses per-layer precisions
     for i, step in enumerate(cfg.steps, start=1):
         ((kind, options),) = step.items()
         sc = step_config(kind, options)
         folder = out / f"{i}_{kind}"
         name = f"{i}. {kind}"
         try:
-            if kind == "prune":
+            if kind == "prune" and getattr(sc, "policy", None) == "auto":
+                from autoopt.compress.auto import auto_prune
+
+                res = auto_prune(current, sc, data)
+                current = res.model
+                reports[name] = {**res.report.to_dict(), "search": res.search.to_dict()}
+                macs = res.search.costs["macs"]
+                note = (
+                    f"policy auto ({sc.agent}, {res.search.evaluations} evaluations, "
+                    f"{res.search.seconds:.0f}s), MACs {macs[0] / macs[1]:.1%} of the input"
+                )
+                if sc.precision:
+                    precision_from = sc
+            elif kind == "prune":
                 current, rep = prune(current, sc, data=data, train_config=train_cfg, teacher=original)
                 reports[name] = rep.to_dict()
                 if not rep.pruned:
@@ -280,10 +311,23 @@ def run_plan(
             else:
                 from autoopt.compress.quantize import quantize_onnx
 
+                note = sc.mode
+                precision = None
+                if precision_from is not None:
+                    from autoopt.compress.auto import auto_precision
+
+                    precision = auto_precision(current, precision_from, data)
+                    sc = sc.model_copy(update={"exclude": sorted({*sc.exclude, *precision.fp32_layers})})
+                    note += (
+                        f", mixed precision ({precision_from.agent}): fp32 layers "
+                        f"{precision.fp32_layers or 'none'}, weights {precision.size_fraction:.1%} of fp32"
+                    )
                 qres = quantize_onnx(last_path, folder / "model.onnx", data, sc)
                 reports[name] = qres.report.to_dict() if hasattr(qres.report, "to_dict") else {}
+                if precision is not None:
+                    reports[name]["precision"] = precision.to_dict()
                 row = meter.row(
-                    name, Path(qres.path), count_params(current), count_macs(current, shape), sc.mode
+                    name, Path(qres.path), count_params(current), count_macs(current, shape), note
                 )
                 rows.append(row)
                 last_path = Path(qres.path)
