@@ -63,18 +63,21 @@ def selected_test(row: dict[str, Any]) -> float:
     return float(best["test"])
 
 
-def time_to(row: dict[str, Any], target: float) -> float:
+def time_to(row: dict[str, Any], target: float, clock: str = "wall_s") -> float:
     best = -math.inf
     for t in row.get("trials", []):
         best = max(best, t["value"])
         if best >= target - 1e-9:
-            return float(t["wall_s"])
+            return float(t[clock])
     return math.inf
 
 
 def q(xs: list[float], p: float) -> float:
+    """Quantile; with "never" (inf) among the values, an observed value (no inf - inf interpolation)."""
     xs = [x for x in xs if not math.isnan(x)]
-    return float(np.quantile(xs, p)) if xs else math.nan
+    if not xs:
+        return math.nan
+    return float(np.quantile(xs, p, method="inverted_cdf" if any(map(math.isinf, xs)) else "linear"))
 
 
 def fmt(x: float, digits: int = 4) -> str:
@@ -149,27 +152,33 @@ def synthetic_table(groups: dict, tasks: list[str], order: list[str]) -> list[st
 
 
 def goal_speed(groups: dict) -> tuple[list[str], bool | None]:
-    """autoopt reaches KT RandomSearch's final best val acc on digits in <= 1/3 of KT's wall time."""
+    """autoopt reaches KT RandomSearch's final best val acc on digits in <= 1/3 of KT's wall time.
+
+    Per seed: target = KT RandomSearch's final best val accuracy; ratio = (autoopt's wall time until its
+    best-so-far first reaches the target) / (KT's wall time for its whole search). The same ratio on the
+    search's CPU clock is shown too: the machine is shared, CPU time is the steadier clock."""
     kt = {r["seed"]: r for r in groups.get(("digits", "kt-random"), []) if r.get("trials")}
     au = {r["seed"]: r for r in groups.get(("digits", "autoopt-auto-asha"), []) if r.get("trials")}
     lines = ["| seed | KT random final best val | KT wall (s) | KT time to its best (s) | "
-             "autoopt auto+ASHA time to it (s) | ratio to KT wall | ratio to KT time to best |",
+             "autoopt auto+ASHA time to it (s) | ratio to KT wall | same ratio on CPU time |",
              "|---|---|---|---|---|---|---|"]
-    ratios = []
+    ratios, cpu_ratios = [], []
     for seed in sorted(set(kt) & set(au)):
         target = curve(kt[seed])[-1]
-        kt_wall = kt[seed]["trials"][-1]["wall_s"]
-        kt_best = time_to(kt[seed], target)
+        kt_wall, kt_cpu = kt[seed]["trials"][-1]["wall_s"], kt[seed]["trials"][-1]["cpu_s"]
         t_au = time_to(au[seed], target)
         ratios.append(t_au / kt_wall)
-        lines.append(f"| {seed} | {target:.4f} | {kt_wall:.1f} | {kt_best:.1f} | {fmt(t_au, 3)} | "
-                     f"{fmt(t_au / kt_wall, 3)} | {fmt(t_au / kt_best, 3)} |")
+        cpu_ratios.append(time_to(au[seed], target, "cpu_s") / kt_cpu)
+        lines.append(f"| {seed} | {target:.4f} | {kt_wall:.1f} | {time_to(kt[seed], target):.1f} | "
+                     f"{fmt(t_au, 3)} | {fmt(ratios[-1], 3)} | {fmt(cpu_ratios[-1], 3)} |")
     if not ratios:
         return lines, None
     med = q(ratios, 0.5)
     lines.append("")
-    lines.append(f"Median ratio over {len(ratios)} seeds: **{fmt(med, 3)}** (goal: <= 0.333); "
-                 f"seeds within 1/3: {sum(r <= 1 / 3 for r in ratios)}/{len(ratios)}.")
+    lines.append(f"Median ratio over {len(ratios)} seeds: **{fmt(med, 3)}** on wall time, "
+                 f"{fmt(q(cpu_ratios, 0.5), 3)} on CPU time (goal: <= 0.333); seeds within 1/3 of the wall "
+                 f"time: {sum(r <= 1 / 3 for r in ratios)}/{len(ratios)}; autoopt never reached the target "
+                 f"within its trial budget on {sum(map(math.isinf, ratios))}/{len(ratios)} seeds.")
     return lines, med <= 1 / 3
 
 

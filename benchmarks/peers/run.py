@@ -91,9 +91,13 @@ def child(job: dict[str, Any], out: Path) -> int:
     """Run one job in this process and write its JSON (errors included: a failed run is a result)."""
     t0, c0 = time.perf_counter(), time.process_time()
     if job["task"] in ("digits", "breast_cancer") or job["peer"].startswith(("kt-", "autoopt-")):
+        import numpy as np
         import torch  # the synthetic runs of Optuna and Hyperopt never load it
 
         torch.set_num_threads(1)
+        # weight init and batch order come from the global RNGs (Keras Tuner reseeds them the same way)
+        torch.manual_seed(int(job["seed"]))
+        np.random.seed(int(job["seed"]))
     row: dict[str, Any] = dict(job)
     try:
         m = module_for(job["peer"])
