@@ -50,9 +50,9 @@ SYNTHETIC_PEERS = ["kt-random", "kt-bayes", "optuna-tpe", "optuna-random", "hype
 # (task -> trial budget), (task -> wall-time budget in s) for the full and the quick run.
 FULL = {
     "seeds": 5,
-    "trials": {"digits": 15, "breast_cancer": 15, "branin": 25, "hartmann6": 25, "rosenbrock4": 25,
+    "trials": {"digits": 12, "breast_cancer": 12, "branin": 25, "hartmann6": 25, "rosenbrock4": 25,
                "ackley10": 25},
-    "timeout": {"digits": 8.0, "breast_cancer": 4.0},
+    "timeout": {"digits": 8.0},
 }
 QUICK = {
     "seeds": 2,
@@ -98,7 +98,7 @@ def child(job: dict[str, Any], out: Path) -> int:
         # weight init and batch order come from the global RNGs (Keras Tuner reseeds them the same way)
         torch.manual_seed(int(job["seed"]))
         np.random.seed(int(job["seed"]))
-    row: dict[str, Any] = dict(job)
+    row: dict[str, Any] = dict(job, trials_budget=job.get("trials"))  # "trials" becomes the trial list
     try:
         m = module_for(job["peer"])
         res = m.run(job["peer"], job["task"], int(job["seed"]), job.get("trials"), job.get("timeout"))
@@ -142,6 +142,15 @@ def job_path(cache: Path, job: dict[str, Any]) -> Path:
     return cache / job["mode"] / f"{job['peer']}__{job['task']}__{job['seed']}.json"
 
 
+def cached(cache: Path, job: dict[str, Any]) -> bool:
+    """A finished run of this job with the same budgets (a changed budget reruns it)."""
+    path = job_path(cache, job)
+    if not path.exists():
+        return False
+    row = json.loads(path.read_text())
+    return row.get("trials_budget", -1) == job["trials"] and row.get("timeout") == job["timeout"]
+
+
 def launch(job: dict[str, Any], cache: Path, hard_limit: float) -> dict[str, Any]:
     path = job_path(cache, job)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,7 +191,11 @@ def main() -> None:
     cfg = QUICK if args.quick else FULL
     cache = CACHE / ("quick" if args.quick else "full")
     jobs = jobs_for(cfg, args.peers.split(","), args.tasks.split(",") if args.tasks else None)
-    todo = [j for j in jobs if args.fresh or not job_path(cache, j).exists()]
+    todo = [j for j in jobs if args.fresh or not cached(cache, j)]
+    keep = {job_path(cache, j) for j in jobs}
+    for stale in cache.glob("*/*.json"):  # runs of budgets or tasks no longer in the plan
+        if stale not in keep:
+            stale.unlink()
     print(f"{len(jobs)} runs, {len(todo)} to do, {args.workers} at a time", flush=True)
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
 
