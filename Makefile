@@ -40,7 +40,7 @@ $(PEERS_STAMP): pyproject.toml
 	touch $(PEERS_STAMP)
 
 bench-peers: $(PEERS_STAMP)
-	KERAS_BACKEND=torch nice -n 10 $(PEERS_VENV)/bin/python benchmarks/peers/run.py $(if $(QUICK),--quick)
+	KERAS_BACKEND=torch nice -n 10 $(PEERS_VENV)/bin/python benchmarks/peers/run.py $(if $(QUICK),--quick) $(PEERS_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

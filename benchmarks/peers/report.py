@@ -293,7 +293,7 @@ def plots(groups: dict, nn_tasks: list[str], syn_tasks: list[str], order: list[s
 
 
 def write(cache: Path, cfg: dict[str, Any], *, quick: bool, driver_wall_s: float, workers: int,
-          loadavg: tuple[float, float] | None = None) -> None:
+          loadavg: tuple[float, float] | None = None, restarted: int = 0) -> None:
     from run import ALL_PEERS
     from tasks import NN_TASKS, SYNTHETIC
 
@@ -302,16 +302,19 @@ def write(cache: Path, cfg: dict[str, Any], *, quick: bool, driver_wall_s: float
     nn_tasks = [t for t in NN if t in cfg["trials"]]
     syn_tasks = [t for t in SYNTHETIC if t in cfg["trials"]]
     v = next((r["versions"] for r in data["trials"] if "versions" in r), {})
-    flag = " --quick" if quick else ""
+    flag = (" --quick" if quick else "") + (f" --workers {workers}" if workers != 2 else "")
+    make_args = (" QUICK=1" if quick else "") + (f" PEERS_ARGS='--workers {workers}'" if workers != 2 else "")
     load_txt = ""
     if loadavg:
         load_txt = f" (load average {loadavg[0]:.1f} at the start, {loadavg[1]:.1f} at the end)"
     out = [SECTION, ""]
     out += [
-        f"Command: `make bench-peers{' QUICK=1' if quick else ''}` (creates `benchmarks/peers/.venv`, then "
+        f"Command: `make bench-peers{make_args}` (creates `benchmarks/peers/.venv`, then "
         f"runs `KERAS_BACKEND=torch nice -n 10 benchmarks/peers/.venv/bin/python benchmarks/peers/run.py"
         f"{flag}`). {cfg['seeds']} seeds; every run is its own subprocess with one intra-op thread, "
-        f"{workers} runs at a time; the whole driver took **{driver_wall_s / 60:.1f} min**.",
+        f"{workers} runs at a time; the whole driver took **{driver_wall_s / 60:.1f} min**"
+        + (f" (first start to end; it was stopped and resumed {restarted} time(s), reusing finished runs)"
+           if restarted else "") + ".",
         "",
         f"Machine: {os.cpu_count()} vCPU ({platform.machine()}), no accelerator, shared with other "
         f"engineers' jobs{load_txt}; date {time.strftime('%Y-%m-%d')}. Versions: "

@@ -207,25 +207,27 @@ def main() -> None:
     random.Random(0).shuffle(todo)
     meta_path = cache / "driver.json"
     if todo:
+        # The wall time reported is from the first start of this plan to the end, restarts included.
+        meta = {"started": time.time(), "loadavg": [load0, None], "workers": args.workers}
+        if not args.fresh and len(todo) < len(jobs) and meta_path.exists():
+            old = json.loads(meta_path.read_text())
+            meta.update(started=old["started"], loadavg=[old["loadavg"][0], None])
+            meta["restarted"] = old.get("restarted", 0) + 1
+        meta_path.parent.mkdir(parents=True, exist_ok=True)
+        meta_path.write_text(json.dumps(meta))
         with ThreadPoolExecutor(args.workers) as ex:
             list(ex.map(lambda j: launch(j, cache, hard_limit(j)), todo))
-        wall = time.perf_counter() - t0
-        meta = {"driver_wall_s": wall, "workers": args.workers, "loadavg": [load0, os.getloadavg()[0]]}
-        if args.fresh or not meta_path.exists() or len(todo) == len(jobs):
-            meta_path.write_text(json.dumps(meta))
-        else:  # a resumed run: add this part's time to the earlier part's
-            old = json.loads(meta_path.read_text())
-            meta["driver_wall_s"] += old["driver_wall_s"]
-            meta["loadavg"][0] = old["loadavg"][0]
-            meta_path.write_text(json.dumps(meta))
-        print(f"runs done in {wall:.0f} s", flush=True)
+        meta["driver_wall_s"] = time.time() - meta["started"]
+        meta["loadavg"][1] = os.getloadavg()[0]
+        meta_path.write_text(json.dumps(meta))
+        print(f"runs done in {time.perf_counter() - t0:.0f} s", flush=True)
     if not args.no_report and meta_path.exists():
         import report
 
         meta = json.loads(meta_path.read_text())
         report.write(
             cache, cfg, quick=args.quick, driver_wall_s=meta["driver_wall_s"], workers=meta["workers"],
-            loadavg=tuple(meta["loadavg"]),
+            loadavg=tuple(meta["loadavg"]), restarted=meta.get("restarted", 0),
         )
 
 
