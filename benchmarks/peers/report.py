@@ -302,6 +302,9 @@ def write(cache: Path, cfg: dict[str, Any], *, quick: bool, driver_wall_s: float
     nn_tasks = [t for t in NN if t in cfg["trials"]]
     syn_tasks = [t for t in SYNTHETIC if t in cfg["trials"]]
     v = next((r["versions"] for r in data["trials"] if "versions" in r), {})
+    every = data["trials"] + data["time"]
+    cpu_all = sum(r.get("process_cpu_s", 0.0) for r in every)
+    wall_all = sum(r.get("process_wall_s", 0.0) for r in every)
     flag = (" --quick" if quick else "") + (f" --workers {workers}" if workers != 2 else "")
     make_args = (" QUICK=1" if quick else "") + (f" PEERS_ARGS='--workers {workers}'" if workers != 2 else "")
     load_txt = ""
@@ -315,6 +318,11 @@ def write(cache: Path, cfg: dict[str, Any], *, quick: bool, driver_wall_s: float
         f"{workers} runs at a time; the whole driver took **{driver_wall_s / 60:.1f} min**"
         + (f" (first start to end; it was stopped and resumed {restarted} time(s), reusing finished runs)"
            if restarted else "") + ".",
+        "",
+        f"All {len(data['trials']) + len(data['time'])} runs used {cpu_all:.0f} CPU-seconds "
+        f"({cpu_all / 60 / (os.cpu_count() or 1):.1f} min of all {os.cpu_count()} cores) against "
+        f"{wall_all:.0f} s of summed wall time: each run got about "
+        f"1/{wall_all / max(cpu_all, 1e-9):.1f} of a core.",
         "",
         f"Machine: {os.cpu_count()} vCPU ({platform.machine()}), no accelerator, shared with other "
         f"engineers' jobs{load_txt}; date {time.strftime('%Y-%m-%d')}. Versions: "
