@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 import warnings
 from pathlib import Path
 
@@ -92,9 +93,7 @@ def open_storage(
                 "grace_period": grace_period or max(3 * heartbeat_interval, 10),
                 "heartbeat_stale_trial_callback": _retry_callback(max_retries),
             }
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        return _rdb_storage(url, engine_kwargs, kwargs)
     except StorageError:
         raise
     except ImportError as e:  # RDBStorage wraps the driver's ModuleNotFoundError
@@ -105,6 +104,36 @@ def open_storage(
         ) from None
     except Exception as e:  # SQLAlchemy/driver errors: connection refused, bad password, bad URL...
         raise StorageError(f"storage {shown}: cannot be opened ({_reason(e)}); {_fix(e)}") from None
+
+
+# What the slower of two processes creating one new database's schema sees (SQLite, PostgreSQL).
+_SCHEMA_RACE = (
+    "already exists",
+    "UNIQUE constraint failed: alembic_version",
+    "duplicate key value",
+    "database is locked",
+)
+
+
+def _rdb_storage(url: str, engine_kwargs: dict[str, object], kwargs: dict[str, object]) -> RDBStorage:
+    """``RDBStorage``, retried while another process is creating the same new database's tables.
+
+    Two processes opening a brand-new database at once (a worker and ``autoopt show``, two workers)
+    both run the schema creation; the slower one fails (``table ... already exists``, a duplicate
+    ``alembic_version`` row). The tables
+    are then there, so opening again succeeds.
+    """
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)  # type: ignore[arg-type]
+        except Exception as e:
+            text = str(getattr(e, "orig", None) or e)
+            if not any(m in text for m in _SCHEMA_RACE) or attempt == 5:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _retry_callback(max_retries: int | None) -> RetryHeartbeatStaleTrialCallback:
@@ -135,8 +164,18 @@ def _fix(e: BaseException) -> str:
 
 def _enable_wal(path: Path) -> None:
     """Write-ahead logging lets readers and one writer work at once (persistent in the file)."""
-    con = sqlite3.connect(str(path), timeout=60)
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-    finally:
-        con.close()
+    for attempt in range(10):
+        con = sqlite3.connect(str(path), timeout=60)
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return  # set once, kept in the file
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            # Switching the mode needs the file alone; another process opening it at the same moment
+            # makes SQLite answer "locked" at once, without waiting.
+            if "locked" not in str(e) or attempt == 9:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+        finally:
+            con.close()
