@@ -119,7 +119,7 @@ def test_unknown_stage_and_incompatible_layout(tmp_path):
     assert sorted(p.name for p in (tmp_path / "old").iterdir()) == before
 
 
-def _kill_when(cmd: list[str], ready, timeout: float = 180) -> None:
+def _kill_when(cmd: list[str], ready, timeout: float = 600) -> None:
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
