@@ -192,7 +192,15 @@ def test_ctrl_c_keeps_results_and_rerun_resumes(files):
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # A suite started as a background job inherits SIGINT ignored, and Python keeps it ignored:
+        # give the child the default disposition so Ctrl-C reaches it as it would in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Interrupt once at least one trial has finished (polling the run's study, whatever the load).
     deadline = time.time() + 90
