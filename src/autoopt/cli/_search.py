@@ -19,17 +19,18 @@ __all__ = ["register", "front_table"]
 def front_table(front: list[dict[str, Any]], objectives: list[str]) -> Table:
     """One row per Pareto point: trial, objective values, params, MACs, latency, checkpoint."""
     table = Table(title="Pareto front" if len(objectives) > 1 else "best architecture")
-    for col in ["trial", *objectives, "params", "MACs", "latency ms", "checkpoint"]:
-        table.add_column(col, justify="right" if col not in ("checkpoint",) else "left")
+    extra = [c for c in ("params", "macs", "latency_ms") if c not in objectives]
+    for col in ["trial", *objectives, *extra, "checkpoint"]:
+        table.add_column(col, justify="left" if col == "checkpoint" else "right")
     for p in front:
         values = [f"{v:.4g}" for v in (p.get("values") or [])]
+        shown = {"params": f"{p['params']:,}", "macs": f"{p['macs']:,}"}
         latency = p.get("metrics", {}).get("latency_ms")
+        shown["latency_ms"] = f"{latency:g}" if isinstance(latency, (int, float)) else "-"
         table.add_row(
             str(p["trial"]),
             *values,
-            f"{p['params']:,}",
-            f"{p['macs']:,}",
-            f"{latency:g}" if isinstance(latency, (int, float)) else "-",
+            *(shown[c] for c in extra),
             p.get("checkpoint") or "(one-shot: not trained)",
         )
     return table
