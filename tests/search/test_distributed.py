@@ -260,3 +260,29 @@ def test_storage_error_names_url_without_password(postgres):
     assert "wrong-secret" not in msg and "autoopt:***@127.0.0.1" in msg
     assert "password authentication failed" in msg and "fix the user name or password" in msg
     assert "\n" not in msg
+
+
+def test_a_trial_never_claimed_by_a_worker_is_recovered_after_the_grace(tmp_path, monkeypatch):
+    """A process killed between creating a trial and claiming it leaves a RUNNING trial with no owner
+    and no heartbeat; a resumed search once waited for it forever (seen in CI)."""
+    from autoopt.io import open_storage
+    from autoopt.search import _budget
+
+    db = tmp_path / "orphan.db"
+    storage = open_storage(db, heartbeat_interval=1, grace_period=1)
+    study = optuna.create_study(storage=storage, study_name="o")
+    with pytest.warns(UserWarning, match="Heartbeat"):
+        study.ask({"x": optuna.distributions.FloatDistribution(-1, 1)})  # no owner, no heartbeat
+    assert recover_dead_trials(study) == []  # too young: its worker may be claiming it right now
+    monkeypatch.setattr(_budget, "UNCLAIMED_GRACE_S", 0.0)
+    assert recover_dead_trials(study) == [0]
+    res = autoopt.tune(
+        lambda p: p["x"] ** 2,
+        space={"x": {"type": "float", "low": -1, "high": 1}},
+        trials=3,
+        storage=str(db),
+        study_name="o",
+        seed=0,
+    )
+    states = [t.state.name for t in res.study.get_trials()]
+    assert states.count("COMPLETE") == 3 and "RUNNING" not in states

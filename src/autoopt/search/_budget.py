@@ -123,7 +123,12 @@ def recover_dead_trials(study: Study, max_retries: int | None = 2, *, force: boo
     callback = _retry_callback(storage, max_retries)
     for t in running:
         worker = t.system_attrs.get(WORKER_ATTR)
-        if t.number in failed or not isinstance(worker, str) or not _is_dead_here(worker):
+        if t.number in failed:
+            continue
+        if isinstance(worker, str):
+            if not _is_dead_here(worker):
+                continue
+        elif not _unclaimed_for_long(t):
             continue
         try:
             if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
@@ -135,6 +140,19 @@ def recover_dead_trials(study: Study, max_retries: int | None = 2, *, force: boo
             warnings.simplefilter("ignore", ExperimentalWarning)
             callback(study, storage.get_trial(t._trial_id))
     return sorted(failed)
+
+
+#: A worker claims its trial in the same locked step that creates it, so a trial still without an owner
+#: after this many seconds was created by a process killed between the two writes (or by a version
+#: before the claim existed): it has no heartbeat either, and nothing else would ever end it.
+UNCLAIMED_GRACE_S = 30.0
+
+
+def _unclaimed_for_long(t: optuna.trial.FrozenTrial) -> bool:
+    if t.datetime_start is None:
+        return False
+    started = t.datetime_start.timestamp()
+    return time.time() - started > UNCLAIMED_GRACE_S
 
 
 def budget_used(study: Study) -> tuple[int, int]:
@@ -254,8 +272,9 @@ class StudyBudget:
                 used, running = budget_used(study)
                 if self.total is None or used < self.total:
                     trial = ask_fn(study)  # type: ignore[operator]
+                    # Claimed in the same locked step, so a trial without an owner is an orphan.
+                    study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, worker_id())
             if trial is not None:
-                study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, worker_id())
                 return trial
             if running == 0 or not _can_detect_deaths(study):
                 return None
