@@ -178,8 +178,8 @@ def check_feasible(
 
     Raises:
         InvalidSpecError: a limit no sampled architecture meets, naming the smallest value found, e.g.
-            ``nas.max_params: 500 cannot be met: the smallest of 200 sampled nas-macro architectures
-            has 1,234 parameters``.
+            ``nas.max_params: 300 cannot be met: the smallest of 200 sampled nas-macro architectures
+            has 418 parameters (...)``.
     """
     found = smallest_in_space(space, meta, n_samples=n_samples, seed=seed, **dict(limits or {}))
     if found["params"] is None:

@@ -45,6 +45,7 @@ from autoopt.models.arch._common import image_shape
 from autoopt.models.arch._macro import MacroArch, macro_space, parse_macro
 from autoopt.models.arch._ops import MACRO_OPS, ConvBNReLU, Projection, SqueezeExcite, make_macro_op
 from autoopt.space import Space
+from autoopt.training import evaluate_model
 
 __all__ = ["SuperNet", "SupernetStats", "train_supernet", "UniformSampler"]
 
@@ -202,7 +203,10 @@ class SuperNet(nn.Module):
         self.recalibrate(
             DataLoader(data.train, batch_size=batch_size, shuffle=True, generator=g), calibration_batches
         )
-        return _evaluate(self, data.val, data.meta, batch_size)
+        # The training stage's evaluation: the same loss and metrics as every trained candidate's.
+        metric = "accuracy" if data.meta.task == "classification" else "mse"
+        scores = evaluate_model(self, data.val, batch_size, "cpu", task=data.meta.task, metrics=[metric])
+        return {f"val_{k}": v for k, v in scores.items()}
 
 
 def _options(param: Any) -> tuple[Any, ...]:
@@ -224,21 +228,6 @@ def _loss(out: torch.Tensor, y: torch.Tensor, meta: DatasetMeta) -> torch.Tensor
     if meta.task == "classification":
         return F.cross_entropy(out, y)
     return F.mse_loss(out.squeeze(-1), y.float())
-
-
-@torch.no_grad()
-def _evaluate(model: nn.Module, dataset: Dataset, meta: DatasetMeta, batch_size: int) -> dict[str, float]:
-    model.eval()
-    total, loss_sum, correct = 0, 0.0, 0
-    for x, y in DataLoader(dataset, batch_size=batch_size):
-        out = model(x)
-        loss_sum += float(_loss(out, y, meta)) * len(y)
-        if meta.task == "classification":
-            correct += int((out.argmax(1) == y).sum())
-        total += len(y)
-    if meta.task == "classification":
-        return {"val_loss": loss_sum / total, "val_accuracy": correct / total}
-    return {"val_loss": loss_sum / total, "val_mse": loss_sum / total}
 
 
 def train_supernet(
