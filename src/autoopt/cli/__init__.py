@@ -12,7 +12,7 @@ import optuna
 import typer
 
 from autoopt import __version__
-from autoopt.cli._output import RichProgress, console, error, metrics_table, print_summary
+from autoopt.cli._output import RichProgress, console, error, metrics_table, print_run_summary, print_summary
 from autoopt.cli._output import guard as _guard
 from autoopt.cli._target import load_callable
 from autoopt.exceptions import InvalidSpecError
@@ -196,8 +196,15 @@ def run_cmd(
     ] = None,
     quiet: Annotated[bool, typer.Option(help="Logs only, no live view.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary at the end.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="The --out folder holds another spec's run: delete it and start fresh.")
+    ] = False,
 ) -> None:
-    """The main job: search -> (distill) -> (compress) -> export -> report, resumable."""
+    """The main job: search -> (distill) -> (compress) -> export -> report, resumable.
+
+    Every model the run makes is measured on the same test split and latency harness; the one shipped
+    in final/ is never worse than the searched model by more than ship.max_accuracy_drop, nor slower.
+    """
 
     def run() -> None:
         from autoopt.pipeline import load_spec, run_spec
@@ -224,10 +231,14 @@ def run_cmd(
             timeout=timeout,
             jobs=workers or jobs,
             seed=seed,
+            force=force,
         )
         summary = {
             "run_dir": str(res.run_dir),
             "stages": res.stages,
+            "summary": res.summary,
+            "comparison": res.comparison,
+            "flags": res.flags,
             "metrics": res.metrics,
             "final": str(res.final_dir) if res.final_dir else None,
             "report": str(res.report) if res.report else None,
@@ -236,11 +247,7 @@ def run_cmd(
         if as_json:
             print(json.dumps(summary, indent=2, default=str))
         else:
-            table = metrics_table({k: v for k, v in res.metrics.items() if not isinstance(v, dict)}, "run")
-            console.print(table)
-            for stage, status in res.stages.items():
-                console.print(f"  {stage:<9} {status}")
-            console.print(f"run directory: {res.run_dir}")
+            print_run_summary(res)
         if res.interrupted:
             raise typer.Exit(130)
 

@@ -165,3 +165,43 @@ def guard(fn: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         error("interrupted")
         raise typer.Exit(130) from None
+
+
+def print_run_summary(res: Any) -> None:
+    """``autoopt run``'s closing summary: the searched model and the shipped file side by side, the
+    ratios, every flagged candidate, and the stages."""
+    rows = res.summary
+    if rows:
+        metric = next((k for k in rows[0] if k.startswith("test_")), None)
+        lat = sorted({k for r in rows for k in r if k.startswith("latency_b")}, key=lambda k: int(k[9:-3]))
+        table = Table(title="run: the searched model and the shipped file")
+        for col in ("", "model", "precision", metric or "test", "params", "size", *[k[8:] for k in lat]):
+            table.add_column(col.replace("_ms", " ms") if col.startswith("b") else col)
+        for r in rows:
+            table.add_row(
+                r["role"],
+                r["model"],
+                r["precision"],
+                fmt(r.get(metric)) if metric else "-",
+                f"{r['params']:,}",
+                f"{r['size_bytes'] / 1024:.1f} KiB",
+                *[fmt(r.get(k)) for k in lat],
+            )
+        c = res.comparison or {}
+        speed = ", ".join(
+            f"b{b} {v:.2f}x" for b, v in sorted((c.get("speedup") or {}).items(), key=lambda x: int(x[0]))
+        )
+        drop = c.get("accuracy_drop")
+        table.caption = (
+            f"shipped vs searched: drop {fmt(drop) if drop is not None else '-'}, "
+            f"speed-up {speed or '-'}, {fmt(c.get('size_ratio'))}x smaller file"
+        )
+        console.print(table)
+        console.print(
+            f"deployable: {res.run_dir}/final/model.onnx ({rows[-1]['model']}, {rows[-1]['precision']})"
+        )
+    for line in res.flags:
+        console.print(f"[yellow]not shipped[/yellow] {line}", highlight=False)
+    for stage, status in res.stages.items():
+        console.print(f"  {stage:<9} {status}")
+    console.print(f"run directory: {res.run_dir}")

@@ -19,6 +19,15 @@ Example:
 from __future__ import annotations
 
 from autoopt.evaluate._artifacts import CARD_FILE, Artifact, LoadedRun, load_artifact, load_run, onnx_files
+from autoopt.evaluate._candidates import (
+    Candidate,
+    GuardConfig,
+    ShipDecision,
+    choose,
+    fingerprint_file,
+    flag_slower_than_source,
+    measure_latencies,
+)
 from autoopt.evaluate._evaluate import SPLITS, evaluate_artifact
 from autoopt.evaluate._memory import PeakMemory
 from autoopt.evaluate._predict import evaluate_runner, predict, score, stack_inputs
@@ -28,6 +37,13 @@ from autoopt.evaluate.latency import LatencyReport, LatencyRow, measure_latency
 __all__ = [
     "BACKENDS",
     "CARD_FILE",
+    "Candidate",
+    "GuardConfig",
+    "ShipDecision",
+    "choose",
+    "fingerprint_file",
+    "flag_slower_than_source",
+    "measure_latencies",
     "SPLITS",
     "Artifact",
     "LatencyReport",

@@ -174,6 +174,13 @@ def load_artifact(
     path = Path(path)
     if path.is_dir():
         if (path / CARD_FILE).is_file():
+            card = json.loads((path / CARD_FILE).read_text())
+            onnx_name = (card.get("files") or {}).get("onnx")
+            if not isinstance((card.get("model") or {}).get("config"), Mapping) and onnx_name:
+                # An INT8 or pruned model dir: its ONNX file is the model (nothing to rebuild).
+                return Artifact(
+                    make_runner(path / onnx_name, threads=threads), "onnx", onnx_files(path / onnx_name)
+                )
             model, weights = _model_from_card(path / CARD_FILE, _need_meta(meta, path))
             return Artifact(make_runner(model), "checkpoint", [weights], model)
         if (path / "spec.yaml").is_file() and (path / "best").is_dir():

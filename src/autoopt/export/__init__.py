@@ -77,7 +77,7 @@ from __future__ import annotations
 
 from autoopt.export._card import ModelCard, preprocessing_of, read_model_card, sha256_file
 from autoopt.export._errors import ExportError
-from autoopt.export._export_model import FILES, export_model
+from autoopt.export._export_model import FILES, export_model, model_dir_for_onnx
 from autoopt.export._onnx import INPUT_NAME, OUTPUT_NAME, ExportResult, export_onnx, export_pt2, trace_model
 from autoopt.export._parity import ParityReport, Tolerance, check_parity
 
@@ -92,6 +92,7 @@ __all__ = [
     "Tolerance",
     "check_parity",
     "export_model",
+    "model_dir_for_onnx",
     "export_onnx",
     "export_pt2",
     "preprocessing_of",

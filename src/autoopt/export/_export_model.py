@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,11 @@ from autoopt.exceptions import InvalidSpecError
 from autoopt.export._card import ModelCard, preprocessing_of, sha256_file
 from autoopt.export._onnx import export_onnx, export_pt2, trace_model
 from autoopt.export._parity import Tolerance, check_parity
+from autoopt.io import write_json
 from autoopt.models import count_macs, count_params, save_checkpoint
 from autoopt.spec import Spec
 
-__all__ = ["export_model", "FILES"]
+__all__ = ["export_model", "model_dir_for_onnx", "FILES"]
 
 FILES = {"onnx": "model.onnx", "pt2": "model.pt2", "weights": "model.safetensors"}
 
@@ -161,4 +163,73 @@ def export_model(
         },
     )
     card.save(out / CARD_FILE)
+    return card
+
+
+def model_dir_for_onnx(
+    onnx_path: str | os.PathLike[str],
+    data: DataBundle,
+    out_dir: str | os.PathLike[str],
+    *,
+    metrics: Mapping[str, Any],
+    model: Mapping[str, Any],
+    latency: Mapping[str, Any] | None = None,
+    spec: Spec | Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> ModelCard:
+    """A model dir around an existing ONNX file (e.g. an INT8 or pruned model): ``model.onnx`` + card.
+
+    The ONNX file is the whole deployable model: ``files`` names only it, and every number in the card
+    (``metrics``, ``latency``, ``size_bytes``) must be of this file; ``model`` says what it was made from
+    (``config`` is ``None`` when the weights cannot be rebuilt from a builder, e.g. after pruning).
+
+    Args:
+        onnx_path: the ONNX file, copied to ``out_dir/model.onnx``.
+        data: the data (preprocessing and class names).
+        out_dir: the model dir to write (its previous card is removed first).
+        metrics: test metrics measured on this file.
+        model: ``name``, ``config``, ``params``, ``macs``, ``precision``, ...
+        latency: the latency of this file.
+        spec: the run's spec, recorded in the card.
+        extra: more card keys (e.g. ``shipped``); never ``files``, ``metrics`` or ``model``.
+    """
+    import onnx
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CARD_FILE).unlink(missing_ok=True)
+    target = out / FILES["onnx"]
+    if Path(onnx_path).resolve() != target.resolve():
+        shutil.copyfile(onnx_path, target)
+    proto = onnx.load(str(target), load_external_data=False)
+    opsets = {o.domain: o.version for o in proto.opset_import}
+
+    def shape(vi: Any) -> list[int | None]:
+        return [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
+
+    files = {"onnx": FILES["onnx"]}
+    card = ModelCard(
+        task=data.meta.task,
+        class_names=list(data.meta.class_names) if data.meta.class_names is not None else None,
+        input={"name": proto.graph.input[0].name, "shape": shape(proto.graph.input[0]), "dtype": "float32"},
+        output={
+            "name": proto.graph.output[0].name,
+            "shape": shape(proto.graph.output[0]),
+            "dtype": "float32",
+        },
+        preprocessing=preprocessing_of(data.meta),
+        files=files,
+        opset=int(opsets.get("", opsets.get("ai.onnx", 0))),
+        size_bytes={"onnx": target.stat().st_size},
+        sha256={"onnx": sha256_file(target)},
+        metrics=dict(metrics),
+        latency=dict(latency or {}),
+        parity={},
+        spec=_spec_dict(spec),
+        model=dict(model),
+    )
+    data_out = card.to_dict() | {
+        k: v for k, v in (extra or {}).items() if k not in ("files", "metrics", "model")
+    }
+    write_json(out / CARD_FILE, data_out)
     return card

@@ -2,16 +2,21 @@
 
 Stages, in order (a stage runs when its section is in the spec):
 
-    search    data -> search over model + training -> best/ (the tune stage)
-    distill   best model (teacher) -> student                     (when ``distill:`` is set)
-    compress  best or distilled model -> compress/ rows           (when ``compress:`` is set)
-    export    the last PyTorch model -> final/ (ONNX, .pt2, card); an INT8 plan's model is added
+    search    data -> search over model + training -> best/        candidate: the searched model
+    distill   searched model (teacher) -> student, and the same    candidates: distilled student,
+              student trained alone                                student alone (when ``distill:``)
+    compress  the best candidate so far -> one row per step        candidates: each step, fp32/INT8
+    export    every candidate timed alike, the guard picks one -> final/ (the ship step, always)
     report    report.html
 
-Each finished stage writes ``RUN_DIR/<stage>/fingerprint.json``: a hash of its inputs (its config, the
-data config, the upstream stages' fingerprints). Rerunning skips stages whose fingerprint still
-matches; a search that was interrupted continues its study; ``from_stage`` forces a stage and every
-stage after it. ``events.jsonl`` gets one line per stage event.
+Every model a stage makes is a candidate (``RUN_DIR/candidates/``, see :mod:`._ship`); ``final/`` is
+rebuilt from the one the guard ships, never from leftovers, and ``manifest.json`` records what each
+stage consumed and produced. Each finished stage writes ``RUN_DIR/<stage>/fingerprint.json``: a hash
+of its config and of what it consumed (the data, the upstream candidates' fingerprints), so a longer
+search that finds the same best model leaves distill and compress alone. Rerunning skips stages
+whose fingerprint still matches; a search that was interrupted continues its study; ``from_stage``
+forces a stage and every stage after it. ``events.jsonl`` gets one line per stage event. A run
+directory holds one run: another spec's (another ``name``) is refused unless ``force``.
 """
 
 from __future__ import annotations
@@ -26,8 +31,19 @@ from pathlib import Path
 from typing import Any
 
 from autoopt import __version__
+from autoopt.evaluate import Candidate, choose, flag_slower_than_source, measure_latencies
 from autoopt.exceptions import InvalidSpecError
 from autoopt.io import redact_url, write_json, write_yaml
+from autoopt.pipeline._ship import (
+    MANIFEST_FILE,
+    guard_config,
+    load_candidates,
+    onnx_candidate,
+    rebuild,
+    save_candidates,
+    ship,
+    torch_candidate,
+)
 from autoopt.pipeline._validate import load_spec
 from autoopt.search import Progress
 from autoopt.spec import Spec
@@ -49,6 +65,13 @@ class RunResult:
     final_dir: Path | None = None
     report: Path | None = None
     interrupted: bool = False
+    #: the searched model and the shipped file, side by side (role, model, metric, size, latency)
+    summary: list[dict[str, Any]] = field(default_factory=list)
+    #: the shipped file against the searched model: accuracy drop, speed-ups, size ratio
+    comparison: dict[str, Any] = field(default_factory=dict)
+    #: every candidate the guard turned down or a stage flagged, with the reason
+    flags: list[str] = field(default_factory=list)
+    manifest: Path | None = None
 
 
 def _hash(obj: Any) -> str:
@@ -85,6 +108,40 @@ class _Ledger:
             f.write(line + "\n")
 
 
+#: what a run directory holds; ``force`` removes these and nothing else.
+_RUN_PARTS = (
+    RUN_FILE, "manifest.json", "spec.yaml", "spec.resolved.yaml", "spec.distill.yaml", "events.jsonl",
+    "study.db", "study.db-wal", "study.db-shm", "study.db.lock", "report.html", "result.json",
+    "best", "search", "trials", "nas", "distill", "compress", "export", "candidates", "final", "report",
+)  # fmt: skip
+
+
+def _claim(run_dir: Path, name: str, force: bool) -> None:
+    """One run per directory: refuse another spec's run directory (or clear it with ``force``)."""
+    p = run_dir / RUN_FILE
+    if not p.is_file():
+        return
+    try:
+        meta = json.loads(p.read_text())
+    except ValueError:
+        meta = {}
+    owner = meta.get("study") if meta.get("kind") == "run" or "target" not in meta else None
+    if owner == name:
+        return
+    if not force:
+        what = f"the run {owner!r}" if owner else "a run of 'autoopt tune' on a Python function"
+        raise InvalidSpecError(
+            f"--out {run_dir}: holds {what}, not {name!r}; nothing was changed. Use another --out folder, "
+            "or --force to delete that run and start fresh"
+        )
+    for part in _RUN_PARTS:
+        q = run_dir / part
+        if q.is_dir():
+            shutil.rmtree(q)
+        elif q.exists():
+            q.unlink()
+
+
 def _check_layout(run_dir: Path) -> None:
     """A run directory written by an incompatible autoopt: say so, overwrite nothing."""
     p = run_dir / RUN_FILE
@@ -113,6 +170,7 @@ def run_spec(
     storage: str | None = None,
     progress: Progress | None = None,
     on_stage: Callable[[str, str], None] | None = None,
+    force: bool = False,
     **overrides: Any,
 ) -> RunResult:
     """Run the whole job of a spec into ``runs/<name>/`` (or ``out``), resuming what is done.
@@ -125,21 +183,32 @@ def run_spec(
         storage: a storage URL for the search (default ``RUN_DIR/study.db``).
         progress: the search's progress display.
         on_stage: called with ``(stage, status)`` as stages start and end.
+        force: the run directory holds another spec's run: delete it and start fresh.
         **overrides: ``trials``, ``timeout``, ``jobs``, ``strategy``, ``scheduler``, ``seed``.
 
+    Returns:
+        A :class:`RunResult`; ``summary`` puts the searched model and the shipped file side by side,
+        ``flags`` lists every candidate that was not shipped and why.
+
     Raises:
-        InvalidSpecError: the spec is invalid (every problem listed), ``from_stage`` is unknown, or
-            the run directory was written by an incompatible autoopt.
+        InvalidSpecError: the spec is invalid (every problem listed), ``from_stage`` is unknown, the
+            run directory holds another spec's run, or it was written by an incompatible autoopt.
     """
     if from_stage is not None and from_stage not in STAGES:
         raise InvalidSpecError(f"--from: unknown stage {from_stage!r}; expected one of: {', '.join(STAGES)}")
     spec = load_spec(source, **overrides)
+    run_dir = Path(out) if out is not None else Path("runs") / spec.name
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InvalidSpecError(f"--out {run_dir}: is a file; expected a folder for the run")
+    _claim(run_dir, spec.name, force)
     if more_trials:
         base = spec.search.trials or 0
-        done_trials = _finished_trials(Path(out) if out else Path("runs") / spec.name, spec.name, storage)
+        done_trials = _finished_trials(run_dir, spec.name, storage)
         spec = load_spec(source, **{**overrides, "trials": max(base, done_trials) + more_trials})
-    run_dir = Path(out) if out is not None else Path("runs") / spec.name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidSpecError(f"--out {run_dir}: cannot create the run folder ({exc.strerror})") from None
     _check_layout(run_dir)
     write_json(
         run_dir / RUN_FILE,
@@ -156,26 +225,32 @@ def run_spec(
     )
     ledger = _Ledger(run_dir)
     result = RunResult(run_dir=run_dir)
-    forced = False
     data_hash = _hash({"data": spec.data.model_dump(mode="json"), "seed": spec.seed})
-    upstream = data_hash
     # A changed dataset under a finished search: keep the search, retrain its best configuration.
     previous = ledger.recorded("search", "data")
-    plans = _plans(spec, run_dir, storage, progress, retrain=previous is not None and previous != data_hash)
+    ctx = _Context(spec, run_dir, storage, progress, retrain=previous is not None and previous != data_hash)
+    plans = _plans(ctx)
+    forced = False
     for stage in STAGES:
         if stage not in plans:
-            # With a compression plan, the compress stage exports its (in-memory) compressed model.
-            result.stages[stage] = (
-                "within compress" if stage == "export" and "compress" in plans else "absent"
-            )
+            result.stages[stage] = "absent"
             continue
         config, runner = plans[stage]
         forced = forced or stage == from_stage
-        fp = _hash({"stage": stage, "config": config, "upstream": upstream, "version": LAYOUT_VERSION})
-        if not forced and ledger.fingerprint(stage) == fp:
+        # A stage's inputs: its config, the data, and the fingerprints of the candidates made so far.
+        consumed = [c.fingerprint for c in ctx.candidates]
+        fp = _hash(
+            {
+                "stage": stage,
+                "config": config,
+                "data": data_hash,
+                "inputs": consumed,
+                "version": LAYOUT_VERSION,
+            }
+        )
+        if not forced and ledger.fingerprint(stage) == fp and ctx.reuse(stage):
             result.stages[stage] = "skipped (up to date)"
             ledger.event(stage=stage, status="skipped")
-            upstream = fp
             continue
         ledger.forget(stage)
         # Everything after a stage that runs again must run again too.
@@ -190,15 +265,12 @@ def run_spec(
             ledger.event(stage=stage, status="interrupted", seconds=round(time.time() - t0, 2))
             result.stages[stage] = "interrupted"
             return result
-        ledger.done(stage, fp, **({"data": data_hash} if stage == "search" else {}))
+        ledger.done(stage, fp, **ctx.ledger_extra(stage, data_hash))
         ledger.event(stage=stage, status="done", seconds=round(time.time() - t0, 2))
         result.stages[stage] = "ran"
         if on_stage:
             on_stage(stage, "done")
-        upstream = fp
-    result.metrics = _headline(run_dir)
-    result.final_dir = run_dir / "final" if (run_dir / "final" / "model.json").exists() else None
-    result.report = run_dir / "report.html" if (run_dir / "report.html").exists() else None
+    _finish(result, run_dir)
     return result
 
 
@@ -220,31 +292,106 @@ def _finished_trials(run_dir: Path, name: str, storage: str | None) -> int:
     return len([t for t in trials if t.state.is_finished()]) - retries
 
 
-def _plans(
-    spec: Spec, run_dir: Path, storage: str | None, progress: Progress | None, *, retrain: bool = False
-) -> dict[str, Any]:
+class _Context:
+    """What the stages of one run share: the spec, the data (loaded once), the candidates so far."""
+
+    def __init__(
+        self, spec: Spec, run_dir: Path, storage: str | None, progress: Progress | None, *, retrain: bool
+    ) -> None:
+        self.spec, self.run_dir, self.storage, self.progress, self.retrain = (
+            spec,
+            run_dir,
+            storage,
+            progress,
+            retrain,
+        )
+        self.candidates: list[Candidate] = []
+        self.manifest: dict[str, dict[str, Any]] = {}
+        self._data: Any = None
+
+    @property
+    def data(self) -> Any:
+        if self._data is None:
+            from autoopt.data import load_data
+
+            self._data = load_data(self.spec.data)
+        return self._data
+
+    def produced(self, stage: str, cands: list[Candidate], consumed: list[str], **extra: Any) -> None:
+        save_candidates(self.run_dir, stage, cands, consumed=consumed, **extra)
+        self._add(stage, cands, consumed, extra)
+
+    def _add(self, stage: str, cands: list[Candidate], consumed: list[str], extra: dict[str, Any]) -> None:
+        ids = {c.id for c in cands}
+        self.candidates = [c for c in self.candidates if c.id not in ids] + cands
+        self.manifest[stage] = {
+            "consumed": consumed,
+            "produced": [{"id": c.id, "label": c.label, "fingerprint": c.fingerprint} for c in cands],
+            **extra,
+        }
+
+    def reuse(self, stage: str) -> bool:
+        """A stage found up to date: take back the candidates it recorded (``False``: rerun it)."""
+        if stage in ("export", "report"):
+            return stage != "export" or (self.run_dir / "final" / "model.json").is_file()
+        if stage == "search" and self.spec.search.trials is not None:
+            done = _finished_trials(self.run_dir, self.spec.name, self.storage or self.spec.search.storage)
+            if done < self.spec.search.trials:
+                return False  # more trials asked for: the search continues
+        got = load_candidates(self.run_dir, stage)
+        if got is None:
+            return False
+        cands, extra = got
+        self._add(stage, cands, list(extra.pop("consumed", [])), extra)
+        return True
+
+    def ledger_extra(self, stage: str, data_hash: str) -> dict[str, Any]:
+        return {"data": data_hash} if stage == "search" else {}
+
+
+def _plans(ctx: _Context) -> dict[str, Any]:
     """Each present stage: (its config, for the fingerprint; a function running it)."""
     from autoopt.pipeline._compress import compress_spec
     from autoopt.pipeline._distill import distill_spec
     from autoopt.pipeline._tune_spec import tune_spec
 
+    spec, run_dir = ctx.spec, ctx.run_dir
     source = run_dir / "spec.resolved.yaml"
     write_yaml(source, spec.model_dump(mode="json"))
     plans: dict[str, Any] = {}
 
     def search(res: RunResult) -> bool:
-        r = tune_spec(source, out=run_dir, storage=storage, progress=progress, retrain=retrain)
+        r = tune_spec(source, out=run_dir, storage=ctx.storage, progress=ctx.progress, retrain=ctx.retrain)
         res.metrics.update(r.metrics)
         for line in r.warm_start_incompatible:
             _Ledger(run_dir).event(stage="search", warm_start_incompatible=line)
-        return r.search.interrupted
+        if r.search.interrupted:
+            return True
+        from autoopt.evaluate import load_run
 
+        loaded = load_run(run_dir, ctx.data)
+        cand = torch_candidate(
+            "searched",
+            "searched best model",
+            "search",
+            loaded.model,
+            ctx.data,
+            run_dir,
+            builder={"name": loaded.model_name, "config": loaded.model_config},
+            weights=run_dir / "best" / "model.safetensors",
+        )
+        ctx.produced("search", [cand], consumed=["data"], trial=r.metrics.get("trial"))
+        return False
+
+    # The search's own fingerprint leaves out the budget: a larger budget continues the study (see
+    # _Context.reuse), and later stages depend on the best model it found, not on the trial count.
+    search_cfg = spec.search.model_dump(mode="json", exclude={"trials", "timeout", "jobs"})
     plans["search"] = (
         {
             "model": spec.model.model_dump(mode="json"),
             "training": spec.training,
             "transfer": spec.transfer.model_dump(mode="json") if spec.transfer else None,
-            "search": spec.search.model_dump(mode="json"),
+            "search": search_cfg,
             "nas": spec.nas,
         },
         search,
@@ -254,6 +401,8 @@ def _plans(
         def distill(res: RunResult) -> bool:
             teacher = dict(spec.distill or {})
             teacher.setdefault("teacher", str(run_dir))  # the searched model teaches by default
+            # The student alone is a candidate too: the run keeps whichever is better.
+            teacher.setdefault("compare_baseline", True)
             # The spec's search space tunes the teacher; the distill stage searches only distill.* keys.
             kd_space = {k: v for k, v in spec.search.space.items() if k.startswith("distill.")}
             kd_search = spec.search.model_copy(
@@ -266,47 +415,28 @@ def _plans(
             s2 = spec.model_copy(update={"distill": teacher, "search": kd_search})
             path = run_dir / "spec.distill.yaml"
             write_yaml(path, s2.model_dump(mode="json"))
-            distill_spec(path, out=run_dir)
+            r = distill_spec(path, out=run_dir)
+            ctx.produced("distill", _student_candidates(ctx, r.params), consumed=["searched"])
             return False
 
         plans["distill"] = (spec.distill, distill)
     if spec.compress is not None:
 
         def compress(res: RunResult) -> bool:
-            from autoopt.data import load_data
-
-            student = (
-                _deployable(spec, run_dir, load_data(spec.data))[0] if spec.distill is not None else None
-            )
-            r = compress_spec(source, out=run_dir, model_run=run_dir, model=student)
-            last = r.plan.rows[-1]
-            # final/model.onnx is the last PyTorch model of the plan (an INT8 step's model is added
-            # beside it as model.int8.onnx); its card carries that step's measured accuracy.
-            torch_row = r.plan.rows[-2] if "quantize" in last.step and len(r.plan.rows) > 1 else last
-            # The compressed architecture exists only in memory: export it here (the export stage).
-            _export_final(
-                spec,
-                run_dir,
-                model=r.plan.model,
-                extra={
-                    "compressed_step": torch_row.step,
-                    "test_accuracy": torch_row.accuracy,
-                    "int8_step": last.step,
-                    "int8_test_accuracy": last.accuracy,
-                },
-            )
-            if r.plan.final_path.suffix == ".onnx" and "quantize" in last.step:
-                shutil.copyfile(r.plan.final_path, run_dir / "final" / "model.int8.onnx")
+            source_cand = _compress_input(ctx)
+            model = rebuild(source_cand, ctx.data)
+            r = compress_spec(source, out=run_dir, model_run=run_dir, model=model)
+            ctx.produced("compress", _step_candidates(ctx, r, source_cand), consumed=[source_cand.id])
             return False
 
         plans["compress"] = (spec.compress, compress)
-    else:
 
-        def export(res: RunResult) -> bool:
-            _export_final(spec, run_dir)
-            return False
+    def export(res: RunResult) -> bool:
+        s = ship(spec, run_dir, ctx.data, ctx.candidates, ctx.manifest)
+        res.flags = s.flags
+        return False
 
-        plans["export"] = ({}, export)
+    plans["export"] = (spec.ship.model_dump(mode="json"), export)
 
     def report(res: RunResult) -> bool:
         try:
@@ -320,56 +450,139 @@ def _plans(
     return plans
 
 
-def _deployable(spec: Spec, run_dir: Path, data: Any) -> tuple[Any, str, dict[str, Any], dict[str, Any]]:
-    """The run's model before compression: the distilled student when there is one, else the best
-    model; with its builder name, config and metrics."""
-    import yaml
-
-    from autoopt.evaluate import load_run
+def _student_candidates(ctx: _Context, params: dict[str, Any]) -> list[Candidate]:
+    """The distilled student and the same student trained alone; a student that KD made worse is blocked."""
     from autoopt.models import build_model, load_checkpoint
 
-    loaded = load_run(run_dir, data)
-    student = run_dir / "distill" / "model.safetensors"
-    if student.is_file() and (run_dir / "distill" / "params.yaml").is_file():
-        p = yaml.safe_load((run_dir / "distill" / "params.yaml").read_text())
-        name, config = p["model"], p.get("model_params") or {}
-        model = build_model(name, config, data.meta)
-        load_checkpoint(model, student)
-        return model, name, config, json.loads((run_dir / "distill" / "metrics.json").read_text())
-    return loaded.model, loaded.model_name, loaded.model_config, dict(loaded.metrics)
-
-
-def _export_final(spec: Spec, run_dir: Path, model: Any = None, extra: dict[str, Any] | None = None) -> None:
-    """final/: the run's deployable model, exported and parity-checked (ONNX, .pt2, card).
-
-    ``model`` is the compressed model when the compress stage calls this (a pruned architecture only
-    exists in memory); otherwise the distilled student when there is one, else the best model.
-    """
-    from autoopt.data import load_data
-    from autoopt.export import export_model
-
-    data = load_data(spec.data)
-    base, name, config, metrics = _deployable(spec, run_dir, data)
-    metrics.update(extra or {})
-    export_model(
-        (model if model is not None else base).eval(),
-        data,
-        run_dir / "final",
-        spec=spec.model_dump(mode="json"),
-        metrics=metrics,
-        name=name,
-        config=config,
-    )
-
-
-def _headline(run_dir: Path) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    best = run_dir / "best" / "metrics.json"
-    if best.is_file():
-        m = json.loads(best.read_text())
-        out.update({k: m[k] for k in ("test_accuracy", "val_accuracy", "params", "macs") if k in m})
-    rows = run_dir / "compress" / "metrics.json"
-    if rows.is_file():
-        last = json.loads(rows.read_text())["rows"][-1]
-        out["compressed"] = {k: last[k] for k in ("step", "accuracy", "size_bytes", "speedup")}
+    stage = ctx.run_dir / "distill"
+    builder = {"name": params["model"], "config": dict(params.get("model_params") or {})}
+    out = []
+    for cid, label, weights in (
+        ("distilled", "distilled student", stage / "model.safetensors"),
+        ("student_alone", "student trained alone", stage / "baseline" / "model.safetensors"),
+    ):
+        if not weights.is_file():
+            continue
+        model = build_model(builder["name"], builder["config"], ctx.data.meta)
+        load_checkpoint(model, weights)
+        out.append(
+            torch_candidate(
+                cid,
+                label,
+                "distill",
+                model,
+                ctx.data,
+                ctx.run_dir,
+                builder=builder,
+                weights=weights,
+                derived_from="searched",
+            )
+        )
+    if len(out) == 2:
+        kd, alone = out
+        if kd.score is not None and alone.score is not None:
+            worse = kd.score < alone.score if kd.higher_is_better else kd.score > alone.score
+            if worse:
+                kd.flags.append(
+                    f"blocked: distillation made the student worse than the same student trained alone "
+                    f"(test {kd.metric} {kd.score:.4f} vs {alone.score:.4f})"
+                )
     return out
+
+
+def _compress_input(ctx: _Context) -> Candidate:
+    """The candidate the guard would ship so far (a student that meets it, else the searched model)."""
+    pool = [c for c in ctx.candidates if c.builder is not None]
+    measure_latencies(pool, repeats=ctx.spec.ship.repeats)
+    cfg = guard_config(ctx.spec)
+    flag_slower_than_source(pool, cfg.latency_tolerance)
+    return choose(pool, "searched", cfg).shipped
+
+
+def _step_candidates(ctx: _Context, r: Any, source: Candidate) -> list[Candidate]:
+    """One candidate per measured compression step; the last fp32 model gets a full model dir."""
+    rows = r.plan.rows
+    fp32 = [i for i, row in enumerate(rows) if i > 0 and row.path and "quantize" not in row.step]
+    out: list[Candidate] = []
+    parent = source.id
+    for i, row in enumerate(rows):
+        if i == 0 or not row.path or row.accuracy is None:
+            continue  # the baseline row is the source candidate; a skipped step has no model
+        kind = row.step.split(". ", 1)[-1].split(" ", 1)[0]
+        cid = f"compress_{i}_{kind}"
+        int8 = "quantize" in row.step
+        label = f"compress {row.step} ({'int8' if int8 else 'fp32'})"
+        notes = [row.note] if row.note else []
+        if fp32 and i == fp32[-1]:
+            cand = torch_candidate(
+                cid,
+                label,
+                "compress",
+                r.plan.model,
+                ctx.data,
+                ctx.run_dir,
+                builder=None,
+                derived_from=parent,
+                notes=notes,
+            )
+        else:
+            cand = onnx_candidate(
+                cid,
+                label,
+                "compress",
+                Path(row.path),
+                ctx.data,
+                score=row.accuracy,
+                params=row.params,
+                macs=row.macs,
+                precision="int8" if int8 else "fp32",
+                derived_from=parent,
+                notes=notes,
+            )
+        out.append(cand)
+        parent = cid
+    return out
+
+
+def _finish(result: RunResult, run_dir: Path) -> None:
+    """The result's headline from the manifest: the searched model and the shipped file."""
+    man = run_dir / MANIFEST_FILE
+    result.final_dir = run_dir / "final" if (run_dir / "final" / "model.json").exists() else None
+    result.report = run_dir / "report.html" if (run_dir / "report.html").exists() else None
+    if not man.is_file():
+        return
+    m = json.loads(man.read_text())
+    by_id = {c["id"]: c for c in m.get("candidates", [])}
+    result.manifest = man
+    result.comparison = m.get("comparison") or {}
+    rows = []
+    for role, cid in (("searched model", m.get("reference")), ("shipped", m.get("shipped"))):
+        c = by_id.get(cid)
+        if c is None:
+            continue
+        rows.append(
+            {
+                "role": role,
+                "model": c["label"],
+                "file": "final/model.onnx" if role == "shipped" else str(Path(c["onnx"])),
+                "precision": c.get("precision", "fp32"),
+                f"test_{c['metric']}": c["score"],
+                "params": c["params"],
+                "size_bytes": c["size_bytes"],
+                **{
+                    f"latency_b{b}_ms": v
+                    for b, v in sorted(c.get("latency_ms", {}).items(), key=lambda x: int(x[0]))
+                },
+            }
+        )
+    result.summary = rows
+    result.flags = [f"{c['label']}: {f}" for c in m.get("candidates", []) for f in c.get("flags", [])]
+    shipped = by_id.get(m.get("shipped"), {})
+    result.metrics.update(
+        {
+            f"test_{shipped.get('metric', 'accuracy')}": shipped.get("score"),
+            "params": shipped.get("params"),
+            "size_bytes": shipped.get("size_bytes"),
+            "shipped": shipped.get("label"),
+        }
+    )

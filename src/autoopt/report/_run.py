@@ -43,6 +43,7 @@ class RunData:
         compress_rows: ``compress/metrics.json``'s rows, one per step.
         distill: ``distill/metrics.json``.
         card: ``final/model.json``, the model card.
+        manifest: ``manifest.json`` of ``autoopt run``: the candidates, their flags and the shipped one.
         notes: why a part that exists could not be read, by part (``"study"``, ``"compress"``, ...).
     """
 
@@ -57,6 +58,7 @@ class RunData:
     compress_rows: list[dict[str, Any]] | None = None
     distill: dict[str, Any] | None = None
     card: dict[str, Any] | None = None
+    manifest: dict[str, Any] | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -164,7 +166,14 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunData:
         cfg = study.user_attrs.get(_CONFIG_ATTR) or {}
         n = len(study.directions)
         objectives = list(cfg.get("metrics") or (["value"] if n == 1 else [f"value_{i}" for i in range(n)]))
-    compress = _read(run_dir / "compress" / "metrics.json", "json", "compress", notes)
+    manifest = _read(run_dir / "manifest.json", "json", "manifest", notes)
+    # With a manifest, a stage the current spec no longer has is a leftover: not shown.
+    present = set((manifest or {}).get("stages") or {}) if manifest is not None else None
+    compress = (
+        _read(run_dir / "compress" / "metrics.json", "json", "compress", notes)
+        if present is None or "compress" in present
+        else None
+    )
     rows = compress.get("rows") if compress is not None else None
     if compress is not None and not isinstance(rows, list):
         notes["compress"], rows = "compress/metrics.json has no 'rows' list", None
@@ -178,7 +187,10 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunData:
         best_params=_read(run_dir / "best" / "params.yaml", "yaml", "best", notes),
         histories=_histories(run_dir),
         compress_rows=rows,
-        distill=_read(run_dir / "distill" / "metrics.json", "json", "distill", notes),
+        distill=_read(run_dir / "distill" / "metrics.json", "json", "distill", notes)
+        if present is None or "distill" in present
+        else None,
         card=_read(run_dir / "final" / "model.json", "json", "card", notes),
+        manifest=manifest,
         notes=notes,
     )

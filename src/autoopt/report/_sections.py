@@ -19,13 +19,14 @@ from autoopt.report._figures import (
 )
 from autoopt.report._html import Section, figure_html, note_html, table_html
 from autoopt.report._run import RunData
-from autoopt.report._tables import card_table, compress_table, distill_table, headline_rows
+from autoopt.report._tables import candidates_table, card_table, compress_table, distill_table, headline_rows
 
 __all__ = ["build_sections", "SECTION_IDS"]
 
 #: every section's anchor, in page order (each is always on the page, with content or a note).
 SECTION_IDS = (
     "summary",
+    "candidates",
     "history",
     "importance",
     "parallel",
@@ -118,8 +119,14 @@ def build_sections(run: RunData) -> list[Section]:
         if run.card
         else note_html(run.notes.get("card", "no exported model in this run (final/model.json)."))
     )
+    candidates = (
+        table_html(candidates_table(run))
+        if run.manifest
+        else note_html("no candidates: this run has no manifest.json (written by 'autoopt run').")
+    )
     return [
         _summary(run),
+        _table_section("candidates", "Candidate models and the guard", candidates),
         _figure_section("history", "Optimization history", run, history_figure),
         _figure_section("importance", "Parameter importances", run, importance_figure),
         _figure_section("parallel", "Parallel coordinates", run, parallel_figure),

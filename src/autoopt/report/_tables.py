@@ -142,6 +142,8 @@ def headline_rows(run: RunData) -> Table:
         objectives = ", ".join(f"{m} ({d[:3]})" for m, d in zip(run.objectives, run.directions, strict=True))
         add("run", "objectives", objectives)
         add("run", "trials", _counts(run))
+    for group, key, value in shipped_rows(run):
+        add(group, key, value)
     best = best_trial_row(run)
     if best is not None:
         add("best trial", "trial", str(best.number))
@@ -259,3 +261,75 @@ def card_table(card: Mapping[str, Any]) -> Table:
     rows += [("autoopt", card.get("autoopt_version")), ("created", card.get("created"))]
     out.rows = [[k, v if isinstance(v, str) else fmt(v)] for k, v in rows]
     return out
+
+
+def _candidate(run: RunData, cid: Any) -> dict[str, Any] | None:
+    for c in (run.manifest or {}).get("candidates") or []:
+        if c.get("id") == cid:
+            return dict(c)
+    return None
+
+
+def _lat(c: Mapping[str, Any], b: str) -> str:
+    v = (c.get("latency_ms") or {}).get(b)
+    return "-" if v is None else f"{v:.4g}"
+
+
+def shipped_rows(run: RunData) -> list[tuple[str, str, str]]:
+    """The shipped file beside the searched model (from ``manifest.json``), then every flagged candidate."""
+    m = run.manifest
+    if not m:
+        return []
+    out: list[tuple[str, str, str]] = []
+    ref, shipped = _candidate(run, m.get("reference")), _candidate(run, m.get("shipped"))
+    for title, c in (("shipped: final/model.onnx", shipped), ("searched model", ref)):
+        if c is None:
+            continue
+        out += [
+            (title, "model", f"{c.get('label')} ({c.get('precision', 'fp32')})"),
+            (title, f"test {c.get('metric')}", fmt(c.get("score"))),
+            (title, "params", f"{c.get('params', 0):,}"),
+            (title, "onnx size", size(c.get("size_bytes"))),
+            *[(title, f"b{b} p50 ms", _lat(c, b)) for b in sorted(c.get("latency_ms") or {}, key=int)],
+        ]
+    comp = m.get("comparison") or {}
+    if comp:
+        g = "shipped vs searched"
+        unit = "points" if (shipped or {}).get("higher_is_better", True) else "% error"
+        out.append((g, f"accuracy drop ({unit})", fmt(comp.get("accuracy_drop"))))
+        for b, v in sorted((comp.get("speedup") or {}).items(), key=lambda x: int(x[0])):
+            out.append((g, f"speed-up b{b}", f"{v:.2f}x"))
+        out.append((g, "smaller file", f"{fmt(comp.get('size_ratio'))}x"))
+    for c in m.get("candidates") or []:
+        for flag in c.get("flags") or []:
+            out.append(("not shipped (flagged)", str(c.get("label")), str(flag)))
+    return out
+
+
+def candidates_table(run: RunData) -> Table:
+    """Every candidate model of the run, measured alike, with its status."""
+    m = run.manifest or {}
+    t = Table(
+        title="Candidate models (same test split, one latency harness; median of interleaved rounds)",
+        header=["candidate", "stage", "precision", "test score", "params", "MACs", "size", "b1 p50 ms",
+                "b64 p50 ms", "status"],
+    )  # fmt: skip
+    for c in m.get("candidates") or []:
+        status = (
+            "SHIPPED" if c.get("id") == m.get("shipped") else "; ".join(c.get("flags") or []) or "allowed"
+        )
+        t.rows.append(
+            [
+                str(c.get("label")),
+                str(c.get("stage")),
+                str(c.get("precision", "fp32")),
+                fmt(c.get("score")),
+                f"{c.get('params', 0):,}",
+                f"{c.get('macs', 0):,}",
+                size(c.get("size_bytes")),
+                _lat(c, "1"),
+                _lat(c, "64"),
+                status,
+            ]
+        )
+    return t

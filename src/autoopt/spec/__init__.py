@@ -4,10 +4,20 @@ from autoopt.spec._spec import (
     ModelSpec,
     ObjectiveSpec,
     SearchSpec,
+    ShipSpec,
     Spec,
     TransferSpec,
     read_spec,
     spec_errors,
 )
 
-__all__ = ["Spec", "ModelSpec", "TransferSpec", "SearchSpec", "ObjectiveSpec", "read_spec", "spec_errors"]
+__all__ = [
+    "Spec",
+    "ModelSpec",
+    "TransferSpec",
+    "SearchSpec",
+    "ObjectiveSpec",
+    "ShipSpec",
+    "read_spec",
+    "spec_errors",
+]

@@ -17,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from autoopt.data import DataConfig
 from autoopt.exceptions import InvalidSpecError
 
-__all__ = ["Spec", "ModelSpec", "TransferSpec", "SearchSpec", "ObjectiveSpec", "read_spec", "spec_errors"]
+__all__ = [
+    "Spec",
+    "ModelSpec",
+    "TransferSpec",
+    "SearchSpec",
+    "ObjectiveSpec",
+    "ShipSpec",
+    "read_spec",
+    "spec_errors",
+]
 
 
 class _Strict(BaseModel):
@@ -127,6 +136,37 @@ class SearchSpec(_Strict):
         return [v] if isinstance(v, Mapping) else v
 
 
+class ShipSpec(_Strict):
+    """``ship:``: which of the run's candidate models ``autoopt run`` may put in ``final/``.
+
+    Every model the run makes (the searched best model, the distilled student, the same student trained
+    alone, each compression step, fp32 and INT8) is a candidate, measured on the same test split and
+    with the one latency harness. A candidate may ship only when it loses at most
+    ``max_accuracy_drop`` against the searched model, is not slower than it at any measured batch size
+    (beyond ``latency_tolerance``) and meets the optional targets; among those, ``prefer`` picks.
+
+    Attributes:
+        max_accuracy_drop: accuracy points (classification) a shipped model may lose against the
+            searched model; for regression, the percentage its test error may grow. ``None``: the
+            ``compress.max_accuracy_drop`` of the spec, else 1.0.
+        max_latency_ms: batch-1 p50 latency target (ms); ``None``: no target.
+        max_size_bytes: file size target of the deployable ONNX file; ``None``: no target.
+        prefer: among the candidates allowed to ship: ``latency`` (the fastest at batch 1), ``size``
+            (the smallest file) or ``accuracy`` (the most accurate). Candidates within 5% of the best
+            latency (or size) count as tied; ties go to the more accurate, then the smaller one.
+        latency_tolerance: a candidate is "slower" when its p50 exceeds the searched model's by more
+            than this fraction at batch 1 or at the largest batch (timer noise on tiny models).
+        repeats: timed calls per batch size and round of the interleaved latency measurement.
+    """
+
+    max_accuracy_drop: float | None = Field(None, ge=0)
+    max_latency_ms: float | None = Field(None, gt=0)
+    max_size_bytes: int | None = Field(None, gt=0)
+    prefer: Literal["latency", "size", "accuracy"] = "latency"
+    latency_tolerance: float = Field(0.05, ge=0, le=1)
+    repeats: int = Field(30, ge=3)
+
+
 class Spec(_Strict):
     """The whole spec of ``autoopt tune SPEC.yaml`` (and, later, ``autoopt run``).
 
@@ -143,6 +183,7 @@ class Spec(_Strict):
         compress: the compression plan (``autoopt compress``; optional).
         nas: architecture search (``autoopt search``; optional): the model becomes an architecture
             space whose decisions are searched with ``search.space``.
+        ship: which candidate model ``autoopt run`` ships in ``final/`` (the guard against regressions).
     """
 
     name: str = "run"
@@ -157,6 +198,7 @@ class Spec(_Strict):
     distill: dict[str, Any] | None = None
     compress: dict[str, Any] | None = None
     nas: dict[str, Any] | str | None = None
+    ship: ShipSpec = Field(default_factory=ShipSpec)
 
     @field_validator("name")
     @classmethod
