@@ -73,15 +73,21 @@ def test_every_stage_runs_into_one_run_directory(full_run):
         "compress/metrics.json",
         "final/model.onnx",
         "final/model.json",
-        "final/model.int8.onnx",
+        "manifest.json",
+        "candidates/searched/model.onnx",
+        "candidates/distilled/model.onnx",
+        "candidates/student_alone/model.onnx",
     ]:
         assert (run_dir / path).exists(), path
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
-    assert [e["stage"] for e in events if e["status"] == "done"][:3] == ["search", "distill", "compress"]
+    done = [e["stage"] for e in events if e["status"] == "done"]
+    assert done == ["search", "distill", "compress", "export", "report"]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    ids = [c["id"] for c in manifest["candidates"]]
+    assert ids[:3] == ["searched", "distilled", "student_alone"] and ids[-1] == "compress_3_quantize"
     card = json.loads((run_dir / "final" / "model.json").read_text())
-    assert card["parity"]["onnx"]["passed"] and card["metrics"]["compressed_step"] == "2. finetune"
-    assert card["metrics"]["int8_step"] == "3. quantize"
-    assert res.metrics["test_accuracy"] > 0.2
+    assert card["shipped"]["candidate"] == manifest["shipped"] and card["deployable"] == "model.onnx"
+    assert res.metrics["test_accuracy"] > 0.2 and res.summary[-1]["role"] == "shipped"
 
 
 def test_rerun_skips_finished_stages_and_from_forces(full_run):

@@ -174,17 +174,21 @@ def print_run_summary(res: Any) -> None:
     if rows:
         metric = next((k for k in rows[0] if k.startswith("test_")), None)
         lat = sorted({k for r in rows for k in r if k.startswith("latency_b")}, key=lambda k: int(k[9:-3]))
-        table = Table(title="run: the searched model and the shipped file")
-        for col in ("", "model", "precision", metric or "test", "params", "size", *[k[8:] for k in lat]):
-            table.add_column(col.replace("_ms", " ms") if col.startswith("b") else col)
+        table = Table(title="searched model vs shipped file (final/model.onnx)")
+        table.add_column("")
+        table.add_column("model")
+        table.add_column((metric or "test")[5:], justify="right")
+        table.add_column("params", justify="right")
+        table.add_column("KiB", justify="right")
+        for k in lat:
+            table.add_column(f"{k[8:-3]} ms", justify="right")
         for r in rows:
             table.add_row(
-                r["role"],
-                r["model"],
-                r["precision"],
+                r["role"].split()[0],
+                f"{r['model']} ({r['precision']})",
                 fmt(r.get(metric)) if metric else "-",
                 f"{r['params']:,}",
-                f"{r['size_bytes'] / 1024:.1f} KiB",
+                f"{r['size_bytes'] / 1024:.1f}",
                 *[fmt(r.get(k)) for k in lat],
             )
         c = res.comparison or {}
@@ -193,15 +197,16 @@ def print_run_summary(res: Any) -> None:
         )
         drop = c.get("accuracy_drop")
         table.caption = (
-            f"shipped vs searched: drop {fmt(drop) if drop is not None else '-'}, "
-            f"speed-up {speed or '-'}, {fmt(c.get('size_ratio'))}x smaller file"
+            f"shipped vs searched: {fmt(drop) if drop is not None else '-'} points lost, "
+            f"speed-up {speed or '-'}, file {fmt(c.get('size_ratio'))}x smaller"
         )
         console.print(table)
-        console.print(
-            f"deployable: {res.run_dir}/final/model.onnx ({rows[-1]['model']}, {rows[-1]['precision']})"
-        )
     for line in res.flags:
         console.print(f"[yellow]not shipped[/yellow] {line}", highlight=False)
     for stage, status in res.stages.items():
         console.print(f"  {stage:<9} {status}")
+    if rows:
+        console.print(
+            f"deployable: {res.run_dir}/final/model.onnx ({rows[-1]['model']}, {rows[-1]['precision']})"
+        )
     console.print(f"run directory: {res.run_dir}")

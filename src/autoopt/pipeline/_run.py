@@ -125,11 +125,15 @@ def _claim(run_dir: Path, name: str, force: bool) -> None:
         meta = json.loads(p.read_text())
     except ValueError:
         meta = {}
-    owner = meta.get("study") if meta.get("kind") == "run" or "target" not in meta else None
-    if owner == name:
+    owner = meta.get("study")
+    if owner == name and "target" not in meta:
         return
     if not force:
-        what = f"the run {owner!r}" if owner else "a run of 'autoopt tune' on a Python function"
+        what = (
+            f"a run of 'autoopt tune' on the Python function {meta['target']!r}"
+            if "target" in meta
+            else f"the run {owner!r}"
+        )
         raise InvalidSpecError(
             f"--out {run_dir}: holds {what}, not {name!r}; nothing was changed. Use another --out folder, "
             "or --force to delete that run and start fresh"
@@ -200,6 +204,7 @@ def run_spec(
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     if run_dir.exists() and not run_dir.is_dir():
         raise InvalidSpecError(f"--out {run_dir}: is a file; expected a folder for the run")
+    _check_layout(run_dir)
     _claim(run_dir, spec.name, force)
     if more_trials:
         base = spec.search.trials or 0
@@ -236,6 +241,7 @@ def run_spec(
             result.stages[stage] = "absent"
             continue
         config, runner = plans[stage]
+        config = config() if callable(config) else config  # known only once the stages before ran
         forced = forced or stage == from_stage
         # A stage's inputs: its config, the data, and the fingerprints of the candidates made so far.
         consumed = [c.fingerprint for c in ctx.candidates]
@@ -253,8 +259,8 @@ def run_spec(
             ledger.event(stage=stage, status="skipped")
             continue
         ledger.forget(stage)
-        # Everything after a stage that runs again must run again too.
-        forced = True
+        # A later stage runs again when what it consumes changed (its fingerprint says so): a longer
+        # search that kept the same best model leaves distill and compress alone.
         if on_stage:
             on_stage(stage, "start")
         ledger.event(stage=stage, status="start")
@@ -446,7 +452,11 @@ def _plans(ctx: _Context) -> dict[str, Any]:
         write_report(run_dir)
         return False
 
-    plans["report"] = ({}, report)
+    def shipped() -> str | None:  # the report shows the manifest: a new decision, a new report
+        man = run_dir / MANIFEST_FILE
+        return _hash(json.loads(man.read_text())["candidates"]) if man.is_file() else None
+
+    plans["report"] = (shipped, report)
     return plans
 
 
