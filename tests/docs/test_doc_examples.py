@@ -6,7 +6,7 @@ Which blocks are checked, and how (the rule):
 - a block whose top level has ``data``, ``model`` or ``search`` is a full spec:
   ``autoopt.pipeline.load_spec(mapping, check_files=False)`` (files it names need not exist);
 - otherwise every top-level key must be a section with its own validator, and each is validated
-  alone: ``space`` (``Space.from_dict``), ``transfer`` (``TransferSpec``), ``training``
+  alone: ``space`` (``Space.from_dict``), ``transfer`` (``TransferSpec``), ``ship`` (``ShipSpec``), ``training``
   (``TrainConfig``), ``distill`` (``DistillConfig.from_spec``), ``compress``
   (``PlanConfig.from_spec``), ``nas`` (``NasConfig.from_spec``);
 - a ``{...}`` value is a placeholder ("see below"): that key is dropped and the rest must validate;
@@ -31,7 +31,7 @@ from autoopt.exceptions import AutoOptError
 from autoopt.nas import NasConfig
 from autoopt.pipeline import load_spec
 from autoopt.space import Space
-from autoopt.spec import TransferSpec
+from autoopt.spec import ShipSpec, TransferSpec
 from autoopt.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +48,7 @@ SECTION_CHECKS: dict[str, Callable[[Any], object]] = {
     "distill": DistillConfig.from_spec,
     "compress": PlanConfig.from_spec,
     "nas": NasConfig.from_spec,
+    "ship": ShipSpec.model_validate,
 }
 
 
