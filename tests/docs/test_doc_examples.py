@@ -6,8 +6,8 @@ Which blocks are checked, and how (the rule):
 - a block whose top level has ``data``, ``model`` or ``search`` is a full spec:
   ``autoopt.pipeline.load_spec(mapping, check_files=False)`` (files it names need not exist);
 - otherwise every top-level key must be a section with its own validator, and each is validated
-  alone: ``space`` (``Space.from_dict``), ``transfer`` (``TransferSpec``), ``ship`` (``ShipSpec``), ``training``
-  (``TrainConfig``), ``distill`` (``DistillConfig.from_spec``), ``compress``
+  alone: ``space`` (``Space.from_dict``), ``transfer`` (``TransferSpec``), ``ship`` (``ShipSpec``),
+  ``training`` (``TrainConfig``), ``distill`` (``DistillConfig.from_spec``), ``compress``
   (``PlanConfig.from_spec``), ``nas`` (``NasConfig.from_spec``);
 - a ``{...}`` value is a placeholder ("see below"): that key is dropped and the rest must validate;
 - a block that is not a spec at all says so on the line before its fence with
