@@ -521,7 +521,7 @@ def _step_candidates(ctx: _Context, r: Any, source: Candidate) -> list[Candidate
         kind = row.step.split(". ", 1)[-1].split(" ", 1)[0]
         cid = f"compress_{i}_{kind}"
         int8 = "quantize" in row.step
-        label = f"compress {row.step} ({'int8' if int8 else 'fp32'})"
+        label = f"compress {row.step}"
         notes = [row.note] if row.note else []
         if fp32 and i == fp32[-1]:
             cand = torch_candidate(
