@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +17,9 @@ from autoopt import __version__
 from autoopt.cli._output import RichProgress, console, error, metrics_table, print_summary
 from autoopt.cli._output import guard as _guard
 from autoopt.cli._target import load_callable
-from autoopt.exceptions import InvalidSpecError
+from autoopt.exceptions import FatalSearchError, InvalidSpecError, NoCompleteTrialError
 from autoopt.io import redact_url, storage_url_for, write_json
-from autoopt.search import TuneResult, tune
+from autoopt.search import TuneResult, check_jobs, tune
 from autoopt.space import Space
 
 app = typer.Typer(
@@ -33,6 +35,19 @@ RUN_FILE = "run.json"
 
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@contextlib.contextmanager
+def _trial_hint(run_dir: Path | None) -> Iterator[None]:
+    """A search stopped by failing trials: say where the first failure's traceback is."""
+    try:
+        yield
+    except FatalSearchError as e:
+        number = getattr(e, "trial", None)
+        if number is None or run_dir is None:
+            raise
+        hint = f" (its traceback: autoopt show {run_dir} --trial {number})"
+        raise type(e)(f"{e}{hint}") from None
 
 
 def _version(value: bool) -> None:
@@ -103,6 +118,7 @@ def tune_cmd(
         return
 
     def run() -> None:
+        check_jobs(jobs if jobs is not None else 1, storage)  # before the objective is imported
         objective = load_callable(target, key="target")
         sp = Space.from_yaml(space) if space is not None else None
         name = study or getattr(objective, "__name__", "autoopt")
@@ -121,24 +137,30 @@ def tune_cmd(
             },
         )
         progress = None if (quiet or as_json) else RichProgress(f"tune {name}")
-        result = tune(
-            objective,
-            space=sp,
-            strategy=strategy or "auto",
-            scheduler=scheduler,
-            trials=trials if trials is not None else (None if timeout else 20),
-            timeout=timeout,
-            jobs=jobs or 1,
-            deterministic=deterministic,
-            seed=seed,
-            direction=direction,
-            directions=_csv(directions),
-            metrics=_csv(metrics),
-            constraints=constraint or None,
-            storage=store,
-            study_name=name,
-            progress=progress,
-        )
+        with _trial_hint(run_dir):
+            try:
+                result = tune(
+                    objective,
+                    space=sp,
+                    strategy=strategy or "auto",
+                    scheduler=scheduler,
+                    trials=trials if trials is not None else (None if timeout else 20),
+                    timeout=timeout,
+                    jobs=jobs if jobs is not None else 1,
+                    deterministic=deterministic,
+                    seed=seed,
+                    direction=direction,
+                    directions=_csv(directions),
+                    metrics=_csv(metrics),
+                    constraints=constraint or None,
+                    storage=store,
+                    study_name=name,
+                    progress=progress,
+                )
+            except NoCompleteTrialError as e:
+                if isinstance(e.result, TuneResult):  # every trial with its reason, for the record
+                    write_json(run_dir / "result.json", e.result.to_dict())
+                raise
         write_json(run_dir / "result.json", result.to_dict())
         print_summary(result, as_json=as_json)
         if not as_json:
@@ -155,8 +177,10 @@ def _tune_spec(
     from autoopt.pipeline import load_spec, tune_spec  # the deep-learning task: data, model, training
 
     spec = load_spec(path, **overrides)  # every spec error is listed before anything runs
+    check_jobs(spec.search.jobs, storage or spec.search.storage)
     progress = None if (quiet or as_json) else RichProgress(f"tune {spec.name}")
-    res = tune_spec(path, out=out, storage=storage, progress=progress, **overrides)
+    with _trial_hint(out or Path("runs") / spec.name):
+        res = tune_spec(path, out=out, storage=storage, progress=progress, **overrides)
     summary = {
         "run_dir": str(res.run_dir),
         "best_params": res.best_params,
@@ -204,7 +228,9 @@ def run_cmd(
 
         if workers is not None and jobs is not None and workers != jobs:
             raise InvalidSpecError(f"--workers {workers} and --jobs {jobs}: give one of them")
-        load_spec(spec, trials=trials, timeout=timeout, jobs=workers or jobs, seed=seed)  # errors first
+        n_jobs = workers if workers is not None else jobs
+        loaded = load_spec(spec, trials=trials, timeout=timeout, jobs=n_jobs, seed=seed)  # errors first
+        check_jobs(loaded.search.jobs, storage or loaded.search.storage)
         progress = None if (quiet or as_json) else RichProgress("search")
 
         def on_stage(stage: str, status: str) -> None:
@@ -212,19 +238,20 @@ def run_cmd(
                 err = console.print if not quiet else print
                 err(f"[{status}] {stage}" if quiet else f"[bold]{stage}[/bold]: {status}")
 
-        res = run_spec(
-            spec,
-            out=out,
-            from_stage=from_stage,
-            more_trials=more_trials,
-            storage=storage,
-            progress=progress,
-            on_stage=on_stage,
-            trials=trials,
-            timeout=timeout,
-            jobs=workers or jobs,
-            seed=seed,
-        )
+        with _trial_hint(out or Path("runs") / loaded.name):
+            res = run_spec(
+                spec,
+                out=out,
+                from_stage=from_stage,
+                more_trials=more_trials,
+                storage=storage,
+                progress=progress,
+                on_stage=on_stage,
+                trials=trials,
+                timeout=timeout,
+                jobs=n_jobs,
+                seed=seed,
+            )
         summary = {
             "run_dir": str(res.run_dir),
             "stages": res.stages,
@@ -316,9 +343,12 @@ def show_cmd(
     study: Annotated[str | None, typer.Option(help="Study name, when the storage holds several.")] = None,
     storage: Annotated[str | None, typer.Option(help="Storage URL, if not RUN_DIR/study.db.")] = None,
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
+    trial: Annotated[
+        int | None, typer.Option(help="Show this trial: parameters, reason and traceback of a failure.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the best trials of a run."""
+    """Show the best trials of a run (or one trial, with --trial N)."""
 
     def run() -> None:
         from autoopt.io import open_storage
@@ -341,12 +371,42 @@ def show_cmd(
                 f"--study: choose one of the studies in {store}: {', '.join(names) or '(none)'}"
             )
         s = optuna.load_study(study_name=name, storage=st)
+        if trial is not None:
+            _show_trial(s, trial, as_json)
+            return
         cfg = s.user_attrs.get("autoopt:config", {})
         n_obj = len(s.directions)
         names_ = cfg.get("metrics") or (["value"] if n_obj == 1 else [f"value_{i}" for i in range(n_obj)])
         print_summary(TuneResult(study=s, metrics=names_), k=top, as_json=as_json)
 
     _guard(run)
+
+
+def _show_trial(study: optuna.Study, number: int, as_json: bool) -> None:
+    from autoopt.search._objective import REASON_ATTR, TRACEBACK_ATTR
+
+    trials = study.get_trials(deepcopy=False)
+    if not 0 <= number < len(trials):
+        raise InvalidSpecError(
+            f"--trial: study {study.study_name!r} has trials 0..{len(trials) - 1}, got {number}"
+        )
+    t = trials[number]
+    info = {
+        "number": t.number,
+        "state": t.state.name,
+        "values": t.values,
+        "params": t.params,
+        "reason": t.user_attrs.get(REASON_ATTR),
+        "traceback": t.user_attrs.get(TRACEBACK_ATTR),
+    }
+    if as_json:
+        print(json.dumps(info, default=str, indent=2))
+        return
+    for key in ("number", "state", "values", "params", "reason"):
+        if info[key] is not None:
+            print(f"{key}: {info[key]}")
+    if info["traceback"]:
+        print(info["traceback"].rstrip())
 
 
 @app.command("list")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import typer
 from optuna.study import Study
 from optuna.trial import TrialState
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -145,7 +147,11 @@ class RichProgress:
         self._progress.stop()
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def error(msg: str) -> None:
+    msg = escape(_ANSI.sub("", msg))  # a library's colour codes or [brackets] are not markup
     err_console.print(f"[bold red]error:[/bold red] {msg}", highlight=False, markup=True, soft_wrap=True)
     sys.stderr.flush()
 

@@ -57,11 +57,13 @@ def register(app: typer.Typer) -> None:
 
         def run() -> None:
             from autoopt.pipeline import load_spec, tune_spec
+            from autoopt.search import check_jobs
 
             overrides = dict(
                 trials=trials, timeout=timeout, jobs=jobs, seed=seed, strategy=strategy, scheduler=scheduler
             )
             loaded = load_spec(spec, **overrides)
+            check_jobs(loaded.search.jobs, storage or loaded.search.storage)
             if loaded.nas is None:
                 raise InvalidSpecError(
                     f"nas: {spec} has no nas: section; add one (nas: {{space: nas-macro}}) or use "

@@ -105,7 +105,7 @@ class SearchSpec(_Strict):
 
     strategy: str = "auto"
     scheduler: str | None = "asha"
-    trials: int | None = Field(20, ge=0)
+    trials: int | None = Field(20, ge=1)
     timeout: float | None = Field(None, gt=0)
     jobs: int = Field(1, ge=1)
     deterministic: bool = False
