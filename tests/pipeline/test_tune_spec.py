@@ -104,7 +104,7 @@ def test_rerun_resumes_the_study(tmp_path):
         ),
         (
             {"transfer": {"checkpoint": "/nope.safetensors"}},
-            "transfer.checkpoint: file '/nope.safetensors' does not exist",
+            "transfer.checkpoint: '/nope.safetensors' does not exist",
         ),
         ({"bogus": 1}, "bogus: unknown key"),
     ],

@@ -14,13 +14,22 @@ import optuna
 import typer
 
 from autoopt import __version__
-from autoopt.cli._output import RichProgress, console, error, metrics_table, print_summary
+from autoopt.cli._output import (
+    EpochBars,
+    RichProgress,
+    check_out,
+    console,
+    error,
+    metrics_table,
+    print_summary,
+)
 from autoopt.cli._output import guard as _guard
 from autoopt.cli._target import load_callable
 from autoopt.exceptions import FatalSearchError, InvalidSpecError, NoCompleteTrialError
-from autoopt.io import redact_url, storage_url_for, write_json
+from autoopt.io import path_problem, redact_url, storage_url_for, write_json
 from autoopt.search import TuneResult, check_jobs, tune
 from autoopt.space import Space
+from autoopt.training import listen_epochs
 
 app = typer.Typer(
     name="autoopt",
@@ -119,10 +128,14 @@ def tune_cmd(
 
     def run() -> None:
         check_jobs(jobs if jobs is not None else 1, storage)  # before the objective is imported
+        check_out(out)
+        if space is not None and path_problem(space) is not None:
+            raise InvalidSpecError(f"--space: {path_problem(space)}")
         objective = load_callable(target, key="target")
         sp = Space.from_yaml(space) if space is not None else None
         name = study or getattr(objective, "__name__", "autoopt")
         run_dir = out or Path("runs") / name
+        check_out(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         store = storage or str(run_dir / "study.db")
         write_json(
@@ -176,10 +189,13 @@ def _tune_spec(
 ) -> None:
     from autoopt.pipeline import load_spec, tune_spec  # the deep-learning task: data, model, training
 
+    check_out(out)
     spec = load_spec(path, **overrides)  # every spec error is listed before anything runs
+    check_out(out or Path("runs") / spec.name)
     check_jobs(spec.search.jobs, storage or spec.search.storage)
     progress = None if (quiet or as_json) else RichProgress(f"tune {spec.name}")
-    with _trial_hint(out or Path("runs") / spec.name):
+    bars = None if progress is None else EpochBars(progress, stage="retrain best")
+    with _trial_hint(out or Path("runs") / spec.name), listen_epochs(bars):
         res = tune_spec(path, out=out, storage=storage, progress=progress, **overrides)
     summary = {
         "run_dir": str(res.run_dir),
@@ -229,16 +245,20 @@ def run_cmd(
         if workers is not None and jobs is not None and workers != jobs:
             raise InvalidSpecError(f"--workers {workers} and --jobs {jobs}: give one of them")
         n_jobs = workers if workers is not None else jobs
+        check_out(out)
         loaded = load_spec(spec, trials=trials, timeout=timeout, jobs=n_jobs, seed=seed)  # errors first
         check_jobs(loaded.search.jobs, storage or loaded.search.storage)
         progress = None if (quiet or as_json) else RichProgress("search")
+        bars = None if progress is None else EpochBars(progress)  # epochs of every stage's training
 
         def on_stage(stage: str, status: str) -> None:
+            if bars is not None:
+                bars.stage = stage
             if not as_json:
                 err = console.print if not quiet else print
                 err(f"[{status}] {stage}" if quiet else f"[bold]{stage}[/bold]: {status}")
 
-        with _trial_hint(out or Path("runs") / loaded.name):
+        with _trial_hint(out or Path("runs") / loaded.name), listen_epochs(bars):
             res = run_spec(
                 spec,
                 out=out,
@@ -290,6 +310,7 @@ def worker_cmd(
         from autoopt.pipeline import join_study
 
         progress = None if quiet else RichProgress(f"worker {study}")
+        check_out(out)
         res = join_study(storage, study, out=out, jobs=jobs, progress=progress)
         counts = res.counts()
         console.print(f"study {study}: " + ", ".join(f"{n} {k.lower()}" for k, n in counts.items()))
@@ -314,7 +335,10 @@ def compress_cmd(
         from autoopt.compress._plan import TABLE_HEADER, format_rows
         from autoopt.pipeline import compress_spec
 
-        res = compress_spec(spec, out=out, model_run=source)
+        check_out(out)
+        bars = None if as_json else EpochBars(stage="compress fine-tuning")
+        with listen_epochs(bars):
+            res = compress_spec(spec, out=out, model_run=source)
         rows = res.plan.rows
         if as_json:
             print(
@@ -353,8 +377,9 @@ def show_cmd(
     def run() -> None:
         from autoopt.io import open_storage
 
-        if not run_dir.is_dir():
-            raise InvalidSpecError(f"run directory {str(run_dir)!r} does not exist")
+        problem = path_problem(run_dir, "folder")
+        if problem is not None:
+            raise InvalidSpecError(f"run directory: {problem}")
         meta = {}
         if (run_dir / RUN_FILE).exists():
             meta = json.loads((run_dir / RUN_FILE).read_text())

@@ -10,6 +10,7 @@ from typing import Any
 from autoopt.distill import SEARCHABLE as DISTILL_SEARCHABLE
 from autoopt.distill import DistillConfig
 from autoopt.exceptions import InvalidSpecError
+from autoopt.io import path_problem
 from autoopt.metrics import list_metrics
 from autoopt.models import check_model_params, model_params
 from autoopt.models.arch._common import arch_spaces
@@ -107,7 +108,9 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
                     f"{', '.join(sorted(accepted_model))}"
                 )
     if accepted_model is not None:
-        given = {**spec.model.params, **{k: None for k in searched["model"]}}
+        # A searched name the model lacks was reported above; report it once.
+        known = [k for k in searched["model"] if k in accepted_model or _takes_any(spec)]
+        given = {**spec.model.params, **{k: None for k in known}}
         _collect(errors, check_model_params, spec.model.name, given, key="model.params")
     if spec.distill is not None:
         # In `autoopt run` the teacher defaults to the run's own searched model (its run directory).
@@ -122,8 +125,10 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
     errors.extend(_metric_name_errors(spec, constraints or [], space))
     if len(spec.search.objectives) == 0:
         errors.append("search.objectives: give at least one objective")
-    if check_files and spec.transfer is not None and not Path(spec.transfer.checkpoint).is_file():
-        errors.append(f"transfer.checkpoint: file {str(spec.transfer.checkpoint)!r} does not exist")
+    if check_files and spec.transfer is not None:
+        problem = path_problem(spec.transfer.checkpoint)
+        if problem is not None:
+            errors.append(f"transfer.checkpoint: {problem}")
     if spec.search.trials is None and spec.search.timeout is None:
         errors.append("search.trials: give a trial budget (search.trials) or a time budget (search.timeout)")
     if errors:
