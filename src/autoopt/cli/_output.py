@@ -179,6 +179,7 @@ class EpochBars:
         self._progress: Progress | None = None
         self._task: Any = None
         self._metric = ""
+        self.shown: list[tuple[str, int, int]] = []  # (stage, epochs run, epochs) of each bar shown
 
     def start(self, epochs: int, metric: str) -> None:
         if self.search is not None and self.search.active:
@@ -212,6 +213,8 @@ class EpochBars:
 
     def end(self) -> None:
         if self._progress is not None:
+            task = self._progress.tasks[0]
+            self.shown.append((str(task.description), int(task.completed), int(task.total or 0)))
             self._progress.stop()
             self._progress = None
 
