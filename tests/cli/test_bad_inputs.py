@@ -112,7 +112,7 @@ def _one_error_line(res, expected: str) -> str:
     assert "Traceback" not in out and res.exception is None or isinstance(res.exception, SystemExit), out
     errors = [line for line in out.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, out
-    assert out.strip().splitlines()[-1] == errors[0], out  # nothing after the one line
+    assert res.stderr.strip().splitlines()[-1] == errors[0], out  # nothing after the one line
     assert expected in errors[0], out
     return errors[0]
 
@@ -209,6 +209,12 @@ CLI_CASES = [
     ("show a missing folder", lambda F: ["show", f"{F}/nope"], "does not exist"),
     ("list unknown kind", lambda F: ["list", "widgets"], "unknown kind 'widgets'"),
     ("serve --port 70000", lambda F: ["serve", f"{F}/nope", "--port", "70000"], "port: expected a TCP port"),
+    ("serve --port -1", lambda F: ["serve", f"{F}/nope", "--port", "-1"], "got -1"),
+    (
+        "serve --max-batch 0",
+        lambda F: ["serve", f"{F}/nope", "--max-batch", "0"],
+        "max_batch: expected a positive",
+    ),
     ("serve missing model dir", lambda F: ["serve", f"{F}/nope"], "nope"),
     ("search without nas:", lambda F: ["search", f"{F}/spec_ok.yaml"], "nas: "),
 ]
@@ -278,3 +284,24 @@ def test_bad_data_file(files, case_id, data, expected):
     data = {k: v.replace("{F}", str(files)) if isinstance(v, str) else v for k, v in data.items()}
     res = runner.invoke(app, ["tune", str(_data_spec(files, data)), "--out", f"{files}/r", "--quiet"])
     _one_error_line(res, expected)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+@pytest.mark.parametrize("command", ["tune", "run"])
+def test_a_refused_pickle_in_transfer_fails_the_search_not_silently(tmp_path, command):
+    """Every trial fails loading the checkpoint (weights_only refuses it): `tune` and the search stage of
+    `run` exit 1 naming the reason, and nothing after the search runs."""
+    import torch
+
+    torch.save({"w": _Evil()}, tmp_path / "evil.pt")
+    spec = {**TINY, "transfer": {"checkpoint": str(tmp_path / "evil.pt")}}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    res = runner.invoke(app, [command, str(path), "--out", str(tmp_path / "r"), "--quiet"])
+    line = _one_error_line(res, "no trial completed (2 failed")
+    assert res.exit_code == 1 and "CheckpointError" in line and "refused to load" in line
+    assert "unpickled!" not in res.output and not (tmp_path / "r" / "final").exists()

@@ -41,6 +41,7 @@ __all__ = [
     "tell",
     "check_initial_failures",
     "fail_interrupted",
+    "first_line",
 ]
 
 
@@ -200,6 +201,12 @@ def fail_interrupted(study: Study, trial: Trial) -> None:
         requeue(study, trial._trial_id)
 
 
+def first_line(text: str, limit: int = 600) -> str:
+    """The first line of a failure's reason, cut at ``limit`` characters (for one-line messages)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 4].rstrip() + " ..."
+
+
 def check_initial_failures(study: Study, first_number: int, n: int) -> None:
     """Raise FatalSearchError when the first ``n`` trials of this session all failed."""
     if n <= 0:
@@ -217,7 +224,7 @@ def check_initial_failures(study: Study, first_number: int, n: int) -> None:
     reason = str(first.user_attrs.get(REASON_ATTR) or "(no message)").strip() or "(no message)"
     err = FatalSearchError(
         f"the first {n} trials all failed; stopping the search. "
-        f"The first failure, trial {first.number}: {reason.splitlines()[0][:400]}"
+        f"The first failure, trial {first.number}: {first_line(reason)}"
     )
     err.trial = first.number  # its traceback is stored with the trial (TRACEBACK_ATTR)
     raise err

@@ -28,6 +28,7 @@ from autoopt.search._loop import (
     check_initial_failures,
     fail_interrupted,
     fail_stale,
+    first_line,
     heartbeat,
     run_loop,
     tell,
@@ -341,7 +342,7 @@ def _check_some_complete(result: TuneResult, timeout: float | None) -> None:
     if real:
         first = real[0]
         reason = str(first.user_attrs.get(REASON_ATTR) or "(no reason recorded)").strip()
-        reason = reason.splitlines()[0][:400] if reason else "(no reason recorded)"
+        reason = first_line(reason) if reason else "(no reason recorded)"
         raise NoCompleteTrialError(
             f"search: no trial completed ({len(failed)} failed"
             + (f", {len(pruned)} pruned" if pruned else "")
