@@ -65,6 +65,7 @@ def test_rerun_resumes_the_study(tmp_path):
     r2 = tune_spec(spec, out=tmp_path / "run", trials=3)
     assert [t.number for t in r2.search.trials] == [0, 1, 2]
     assert [t.params for t in r2.search.trials[:2]] == first
+    assert r2.search.trials[2].params not in first  # the sampler's stream went on (no repeated proposal)
 
 
 @pytest.mark.parametrize(
