@@ -150,7 +150,8 @@ def tune_cmd(
             },
         )
         progress = None if (quiet or as_json) else RichProgress(f"tune {name}")
-        with _trial_hint(run_dir):
+        bars = None if progress is None else EpochBars(progress)  # an objective calling autoopt's fit
+        with _trial_hint(run_dir), listen_epochs(bars):
             try:
                 result = tune(
                     objective,
@@ -311,7 +312,8 @@ def worker_cmd(
 
         progress = None if quiet else RichProgress(f"worker {study}")
         check_out(out)
-        res = join_study(storage, study, out=out, jobs=jobs, progress=progress)
+        with listen_epochs(None if progress is None else EpochBars(progress)):
+            res = join_study(storage, study, out=out, jobs=jobs, progress=progress)
         counts = res.counts()
         console.print(f"study {study}: " + ", ".join(f"{n} {k.lower()}" for k, n in counts.items()))
         if res.interrupted:
