@@ -172,6 +172,8 @@ def test_trials_and_jobs_bounds():
     too_many = (os.cpu_count() or 1) + 1
     with pytest.raises(InvalidSpecError, match=rf"search.jobs: {too_many} parallel processes.*cores"):
         autoopt.tune(sphere, space=SPACE, trials=1, jobs=too_many, storage="x.db")
+    with pytest.raises(InvalidSpecError, match="search.jobs: expected an integer >= 1, got 0"):
+        autoopt.tune(sphere, space=SPACE, trials=1, jobs=0, oversubscribe=True)
 
 
 @pytest.mark.parametrize(

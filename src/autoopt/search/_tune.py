@@ -75,13 +75,14 @@ def is_remote_storage(storage: object) -> bool:
     return "://" in text and not text.startswith("sqlite:")
 
 
-def check_jobs(jobs: object, storage: object = None) -> None:
+def check_jobs(jobs: object, storage: object = None, *, oversubscribe: bool = False) -> None:
     """``jobs``: an integer from 1 to the number of CPU cores (processes on this machine; a remote
-    database storage may take more, e.g. when each trial waits on a GPU or a remote service)."""
+    database storage may take more, e.g. when each trial waits on a GPU or a remote service, and so
+    may a caller that says ``oversubscribe``)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise InvalidSpecError(f"search.jobs: expected an integer >= 1, got {jobs!r}")
     cores = os.cpu_count() or 1
-    if jobs > cores and not is_remote_storage(storage):
+    if jobs > cores and not oversubscribe and not is_remote_storage(storage):
         raise InvalidSpecError(
             f"search.jobs: {jobs} parallel processes on a machine with {cores} CPU cores; expected at most "
             f"{cores} (more only with a database server storage, e.g. a postgresql:// URL, that workers "
@@ -144,6 +145,7 @@ def tune(
     study_attrs: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     enqueue: Sequence[Mapping[str, Any]] | None = None,
+    oversubscribe: bool = False,
 ) -> TuneResult:
     """Search the hyperparameters of ``objective``.
 
@@ -158,7 +160,8 @@ def tune(
         trials: the study's total number of trials; rerunning resumes up to it (finished trials of
             every state count).
         timeout: seconds after which no new trial starts.
-        jobs: parallel trials, each in its own process, sharing the storage.
+        jobs: parallel trials, each in its own process, sharing the storage: from 1 to the number of
+            CPU cores (more with a database server storage, or ``oversubscribe``).
         direction: ``"minimize"`` or ``"maximize"`` (one objective).
         directions: one direction per objective (several objectives).
         metrics: names of the objectives (keys of a returned dict).
@@ -184,6 +187,8 @@ def tune(
             ``autoopt worker`` needs only the storage URL and the study name).
         progress: a progress display (the CLI passes a rich progress bar).
         enqueue: parameter sets tried first when the study is new (warm start from an earlier search).
+        oversubscribe: allow more ``jobs`` than CPU cores on a local storage (trials that mostly wait,
+            on I/O or a remote service; storage stress tests). The CLI and specs never do.
 
     Returns:
         A :class:`TuneResult` with ``best_params``, ``best_value``, ``pareto``, ``trials`` and ``study``.
@@ -206,7 +211,7 @@ def tune(
         raise InvalidSpecError(f"search.trials: expected an integer >= 1, got {trials!r}")
     if timeout is not None and timeout <= 0:
         raise InvalidSpecError(f"search.timeout: expected seconds > 0, got {timeout!r}")
-    check_jobs(jobs, storage)
+    check_jobs(jobs, storage, oversubscribe=oversubscribe)
     if deterministic and jobs > 1 and space is None:
         raise InvalidSpecError(
             "search.deterministic: the deterministic parallel mode needs a declared space (space=...), "
