@@ -57,6 +57,7 @@ def one_run(storage: str, workers: int, per_worker: int, work_s: float) -> float
         strategy="random",
         trials=total,
         jobs=workers,
+        oversubscribe=True,  # the trials sleep: 4 workers measure the storage even on 2 cores
         storage=storage,
         study_name="bench",
         seed=0,
@@ -83,7 +84,7 @@ def objective(trial):
     time.sleep(0.5)
     return x * x
 autoopt.tune(objective, trials=12, jobs=3, storage=sys.argv[1], study_name="kill", seed=0,
-             strategy="random", storage_patience=float(sys.argv[3]))
+             strategy="random", storage_patience=float(sys.argv[3]), oversubscribe=True)
 """
 
 

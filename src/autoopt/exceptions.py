@@ -15,6 +15,7 @@ __all__ = [
     "UnknownNameError",
     "ObjectiveError",
     "FatalSearchError",
+    "NoCompleteTrialError",
     "StorageError",
     "DataError",
     "CheckpointError",
@@ -54,7 +55,27 @@ class ObjectiveError(AutoOptError, ValueError):
 
 
 class FatalSearchError(AutoOptError, RuntimeError):
-    """The search cannot go on (e.g. every one of the first N trials failed)."""
+    """The search cannot go on (e.g. every one of the first N trials failed).
+
+    ``trial`` is the number of the failed trial the message quotes, when there is one (its traceback
+    is stored with it: ``autoopt show RUN_DIR --trial N``).
+    """
+
+    trial: int | None = None
+
+
+class NoCompleteTrialError(FatalSearchError):
+    """A search ended without one complete trial: every trial failed (or none ran before the timeout).
+
+    The message names the first failure's reason; ``result`` holds the search's result (every trial
+    with its reason), ``trial`` the number of the first failed trial (its traceback is stored with it:
+    ``autoopt show RUN_DIR --trial N``).
+    """
+
+    def __init__(self, message: str, result: object = None, trial: int | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+        self.trial = trial
 
 
 class StorageError(AutoOptError, RuntimeError):

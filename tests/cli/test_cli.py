@@ -216,8 +216,12 @@ def test_ctrl_c_keeps_results_and_rerun_resumes(files):
     assert "interrupted" in out and "best params" in out
     res = runner.invoke(app, ["show", str(files / "run"), "--json"])
     states = [t["state"] for t in json.loads(res.stdout)["trials"]]
-    assert 1 <= states.count("COMPLETE") < 8 and states[-1] == "FAIL"
+    # The interrupted trial is failed and queued again with its parameters.
+    assert 1 <= states.count("COMPLETE") < 8 and states[-2:] == ["FAIL", "WAITING"]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     trials = json.loads(runner.invoke(app, ["show", str(files / "run"), "--json"]).stdout)["trials"]
-    assert [t["number"] for t in trials] == list(range(8)) and trials[: len(states)][0]["state"] == "COMPLETE"
+    # The retry ran and only it counts toward the 8 trials: 8 complete plus the interrupted attempt.
+    assert [t["number"] for t in trials] == list(range(9)) and trials[0]["state"] == "COMPLETE"
+    assert [t["state"] for t in trials].count("COMPLETE") == 8
+    assert trials[len(states) - 1]["params"] == trials[len(states) - 2]["params"]

@@ -65,6 +65,7 @@ def test_rerun_resumes_the_study(tmp_path):
     r2 = tune_spec(spec, out=tmp_path / "run", trials=3)
     assert [t.number for t in r2.search.trials] == [0, 1, 2]
     assert [t.params for t in r2.search.trials[:2]] == first
+    assert r2.search.trials[2].params not in first  # the sampler's stream went on (no repeated proposal)
 
 
 @pytest.mark.parametrize(
@@ -92,11 +93,19 @@ def test_rerun_resumes_the_study(tmp_path):
         ({"search": {"strategy": "tpee"}}, "search.strategy: unknown strategy 'tpee'"),
         (
             {"search": {"objectives": {"metric": "accuracy"}}},
-            "search.objectives.0.metric: 'accuracy' is not a trial metric",
+            "search.objectives.0.metric: 'accuracy' is not a metric trials report",
+        ),
+        (
+            {"search": {"objectives": {"metric": "val_acc"}}},
+            "search.objectives.0.metric: 'val_acc' is not a metric trials report",
+        ),
+        (
+            {"search": {"constraints": ["parms <= 1000"]}},
+            "search.constraints[0]: 'parms' is not a metric trials report or a searched parameter",
         ),
         (
             {"transfer": {"checkpoint": "/nope.safetensors"}},
-            "transfer.checkpoint: file '/nope.safetensors' does not exist",
+            "transfer.checkpoint: '/nope.safetensors' does not exist",
         ),
         ({"bogus": 1}, "bogus: unknown key"),
     ],

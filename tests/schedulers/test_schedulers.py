@@ -5,7 +5,7 @@ import optuna
 import pytest
 
 import autoopt
-from autoopt.exceptions import ObjectiveError, UnknownNameError
+from autoopt.exceptions import NoCompleteTrialError, ObjectiveError, UnknownNameError
 from autoopt.schedulers import (
     MOASHAPruner,
     MOHyperbandPruner,
@@ -123,8 +123,9 @@ def test_reporter_checks_arity():
         report([1.0, 2.0], step=0)
         return 1.0
 
-    r = autoopt.tune(bad, space=SPACE, trials=1, seed=0, max_initial_failures=0)
-    row = r.trials[0]
+    with pytest.raises(NoCompleteTrialError) as e:
+        autoopt.tune(bad, space=SPACE, trials=1, seed=0, max_initial_failures=0)
+    row = e.value.result.trials[0]
     assert row.state == "FAIL" and "report: got 2 value(s) at step 0, expected 1" in row.reason
 
 

@@ -48,7 +48,8 @@ WORKERS = textwrap.dedent(
 
     (out / "started").mkdir(parents=True, exist_ok=True)
     autoopt.tune(objective, trials=trials, jobs=jobs, storage=storage, study_name="s", seed=0,
-                 strategy="random", storage_patience=float(os.environ.get("PATIENCE", "60")))
+                 strategy="random", storage_patience=float(os.environ.get("PATIENCE", "60")),
+                 oversubscribe=True)  # trials that sleep: more workers than cores on purpose
     """
 )
 
@@ -131,6 +132,7 @@ def test_load_four_workers_no_lost_or_duplicated_trials(tmp_path, storage_url):
         strategy="random",
         trials=60,
         jobs=4,
+        oversubscribe=True,  # more workers than a small machine's cores, on purpose
         storage=storage_url,
         study_name="load",
         seed=0,

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 import autoopt
-from autoopt.exceptions import FatalSearchError, InvalidSpecError, StorageError
+from autoopt.exceptions import FatalSearchError, InvalidSpecError, NoCompleteTrialError, StorageError
 from autoopt.io import redact_url
 
 SPACE = {"x": {"low": -5.0, "high": 5.0}, "y": {"low": -5.0, "high": 5.0}}
@@ -67,14 +67,16 @@ def test_dict_results_metrics_and_constraints():
 
 
 def test_constraint_naming_a_missing_metric_fails_the_trial_with_the_fix():
-    r = autoopt.tune(
-        lambda p: p["x"],
-        space={"x": {"low": 0.0, "high": 1.0}},
-        constraints=["params <= 5"],
-        trials=2,
-        seed=0,
-        max_initial_failures=0,
-    )
+    with pytest.raises(NoCompleteTrialError, match="no trial completed.*constraint 'params <= 5'") as e:
+        autoopt.tune(
+            lambda p: p["x"],
+            space={"x": {"low": 0.0, "high": 1.0}},
+            constraints=["params <= 5"],
+            trials=2,
+            seed=0,
+            max_initial_failures=0,
+        )
+    r = e.value.result
     assert all(t.state == "FAIL" for t in r.trials)
     assert "constraint 'params <= 5': the trial has no metric or parameter 'params'" in r.trials[0].reason
 
@@ -131,10 +133,47 @@ def test_first_n_failures_stop_with_the_first_traceback():
         raise ValueError("bad data path")
 
     with pytest.raises(
-        FatalSearchError, match=r"(?s)the first 3 trials all failed.*trial 0.*ValueError: bad data path"
-    ):
+        FatalSearchError, match=r"the first 3 trials all failed.*trial 0: ValueError: bad data path$"
+    ) as e:
         autoopt.tune(objective, space=SPACE, trials=50, max_initial_failures=3)
-    assert len(calls) == 3
+    assert len(calls) == 3 and e.value.trial == 0  # one line; the traceback stays with trial 0
+
+
+@pytest.mark.parametrize(
+    "objective, match",
+    [
+        (lambda p: float("nan"), "trial 0: ObjectiveError: objective value 'value' is nan"),
+        (lambda p: 1 / 0, "trial 0: ZeroDivisionError: division by zero"),
+    ],
+)
+def test_a_search_where_every_trial_failed_raises_with_the_first_reason(objective, match):
+    with pytest.raises(NoCompleteTrialError, match=r"no trial completed \(3 failed.*" + match) as e:
+        autoopt.tune(objective, space=SPACE, trials=3)
+    assert e.value.result.counts() == {"FAIL": 3}
+
+
+def test_params_objective_without_a_space_stops_at_once_naming_the_fix():
+    calls = []
+
+    def needs_params(p):
+        calls.append(1)
+        return p["x"]
+
+    with pytest.raises(FatalSearchError, match=r"needs_params\(\) reads its argument as a dict.*--space"):
+        autoopt.tune(needs_params, trials=5)
+    assert len(calls) == 1
+
+
+def test_trials_and_jobs_bounds():
+    with pytest.raises(InvalidSpecError, match="search.trials: expected an integer >= 1, got 0"):
+        autoopt.tune(sphere, space=SPACE, trials=0)
+    with pytest.raises(InvalidSpecError, match="search.jobs: expected an integer >= 1, got 0"):
+        autoopt.tune(sphere, space=SPACE, trials=1, jobs=0)
+    too_many = (os.cpu_count() or 1) + 1
+    with pytest.raises(InvalidSpecError, match=rf"search.jobs: {too_many} parallel processes.*cores"):
+        autoopt.tune(sphere, space=SPACE, trials=1, jobs=too_many, storage="x.db")
+    with pytest.raises(InvalidSpecError, match="search.jobs: expected an integer >= 1, got 0"):
+        autoopt.tune(sphere, space=SPACE, trials=1, jobs=0, oversubscribe=True)
 
 
 @pytest.mark.parametrize(
@@ -148,8 +187,10 @@ def test_first_n_failures_stop_with_the_first_traceback():
     ],
 )
 def test_bad_objective_values_fail_the_trial(value, match):
-    r = autoopt.tune(lambda p: value, space=SPACE, trials=1, max_initial_failures=0)
-    assert r.trials[0].state == "FAIL"
+    with pytest.raises(NoCompleteTrialError) as e:
+        autoopt.tune(lambda p: value, space=SPACE, trials=1, max_initial_failures=0)
+    r = e.value.result
+    assert r.trials[0].state == "FAIL" and e.value.trial == 0 and "\n" not in str(e.value)
     assert re.search(match, r.trials[0].reason)
 
 
@@ -176,11 +217,63 @@ def test_interrupt_marks_the_running_trial_and_keeps_results(tmp_path):
     seen: list = []
     r = autoopt.tune(objective, space=SPACE, trials=10, seed=0, storage=db, study_name="s")
     assert r.interrupted
-    assert [t.state for t in r.trials] == ["COMPLETE"] * 3 + ["FAIL"]
+    assert [t.state for t in r.trials] == ["COMPLETE"] * 3 + ["FAIL", "WAITING"]  # queued again
     assert r.trials[3].reason == "interrupted by the user (Ctrl-C)"
     seen.clear()
     r2 = autoopt.tune(lambda p: sphere(p), space=SPACE, trials=10, seed=0, storage=db, study_name="s")
-    assert not r2.interrupted and len(r2.trials) == 10 and r2.counts()["COMPLETE"] == 9
+    # The interrupted trial is retried first, with its parameters, and only the retry counts: 10 complete.
+    assert not r2.interrupted and r2.counts() == {"COMPLETE": 10, "FAIL": 1}
+    retry = r2.study.trials[4]
+    assert retry.params == r.trials[3].params and retry.system_attrs["failed_trial"] == 3
+    assert "autoopt:fail_reason" not in retry.user_attrs
+
+
+def test_interrupted_trial_in_memory_is_queued_again_without_spending_budget():
+    calls = []
+
+    def objective(p):
+        calls.append(dict(p))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return sphere(p)
+
+    storage = optuna.storages.InMemoryStorage()
+    r = autoopt.tune(
+        objective, space=SPACE, strategy="random", trials=4, seed=0, storage=storage, study_name="m"
+    )
+    assert r.interrupted and r.study.trials[-1].state.name == "WAITING"
+    r2 = autoopt.tune(
+        objective, space=SPACE, strategy="random", trials=4, seed=0, storage=storage, study_name="m"
+    )
+    assert calls[2] == calls[1]  # the retry ran first, with the interrupted trial's parameters
+    assert r2.counts() == {"COMPLETE": 4, "FAIL": 1} and len(calls) == 5
+
+
+STRATEGY_SPACES = {"grid": {"x": {"low": 0, "high": 11}, "y": {"choices": ["a", "b"]}}}
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    ["random", "tpe", "auto", "qmc", "evolution", "cmaes", "bayes", "regularized-evolution", "rl", "grid"],
+)
+def test_resume_never_proposes_the_same_parameters_again(tmp_path, strategy):
+    """3 trials, then the same command with 6 on the same storage: six distinct parameter sets (the
+    sampler was once re-seeded identically, so the last three repeated the first three)."""
+    space = STRATEGY_SPACES.get(strategy, SPACE)
+    kwargs = dict(space=space, strategy=strategy, seed=0, storage=tmp_path / "s.db", study_name="s")
+    autoopt.tune(lambda p: float(hash(str(sorted(p.items()))) % 97), trials=3, **kwargs)
+    r = autoopt.tune(lambda p: float(hash(str(sorted(p.items()))) % 97), trials=6, **kwargs)
+    sets = [tuple(sorted(t.params.items())) for t in r.trials]
+    assert len(sets) == 6 and len(set(sets)) == 6, sets
+
+
+def test_resumed_sessions_are_reproducible(tmp_path):
+    def two_sessions(db):
+        kwargs = dict(space=SPACE, strategy="tpe", seed=3, storage=db, study_name="s")
+        autoopt.tune(sphere, trials=3, **kwargs)
+        return [t.params for t in autoopt.tune(sphere, trials=6, **kwargs).trials]
+
+    assert two_sessions(tmp_path / "a.db") == two_sessions(tmp_path / "b.db")
 
 
 def test_timeout_budget():
@@ -270,7 +363,7 @@ def test_jobs_need_a_shared_storage():
     "kwargs, match",
     [
         (dict(), "give a trial budget"),
-        (dict(trials=-1), r"search.trials: expected an integer >= 0, got -1"),
+        (dict(trials=-1), r"search.trials: expected an integer >= 1, got -1"),
         (dict(trials=3, jobs=0), "search.jobs: expected an integer >= 1"),
         (dict(trials=3, direction="up"), "direction: expected 'minimize' or 'maximize', got 'up'"),
         (dict(trials=3, strategy="nope"), "search.strategy: unknown strategy 'nope'"),
@@ -337,8 +430,12 @@ def test_rejected_candidates_never_stop_the_search_as_a_broken_objective() -> No
         return params["x"]
 
     res = autoopt.tune(
-        objective, space={"x": {"type": "float", "low": 0.0, "high": 1.0}}, strategy="random",
-        trials=12, seed=0, max_initial_failures=3,
+        objective,
+        space={"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        strategy="random",
+        trials=12,
+        seed=0,
+        max_initial_failures=3,
     )
     assert len(res.trials) == 12  # far more than 3 rejections in a row, and the search went on
     rejected = [r for r in res.trials if r.state == "FAIL"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -12,13 +14,23 @@ import optuna
 import typer
 
 from autoopt import __version__
-from autoopt.cli._output import RichProgress, console, error, metrics_table, print_run_summary, print_summary
+from autoopt.cli._output import (
+    EpochBars,
+    RichProgress,
+    check_out,
+    console,
+    error,
+    metrics_table,
+    print_run_summary,
+    print_summary,
+)
 from autoopt.cli._output import guard as _guard
 from autoopt.cli._target import load_callable
-from autoopt.exceptions import InvalidSpecError
-from autoopt.io import redact_url, storage_url_for, write_json
-from autoopt.search import TuneResult, tune
+from autoopt.exceptions import FatalSearchError, InvalidSpecError, NoCompleteTrialError
+from autoopt.io import path_problem, redact_url, storage_url_for, write_json
+from autoopt.search import TuneResult, check_jobs, tune
 from autoopt.space import Space
+from autoopt.training import listen_epochs
 
 app = typer.Typer(
     name="autoopt",
@@ -33,6 +45,19 @@ RUN_FILE = "run.json"
 
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@contextlib.contextmanager
+def _trial_hint(run_dir: Path | None) -> Iterator[None]:
+    """A search stopped by failing trials: say where the first failure's traceback is."""
+    try:
+        yield
+    except FatalSearchError as e:
+        number = getattr(e, "trial", None)
+        if number is None or run_dir is None:
+            raise
+        hint = f" (its traceback: autoopt show {run_dir} --trial {number})"
+        raise type(e)(f"{e}{hint}") from None
 
 
 def _version(value: bool) -> None:
@@ -103,10 +128,15 @@ def tune_cmd(
         return
 
     def run() -> None:
+        check_jobs(jobs if jobs is not None else 1, storage)  # before the objective is imported
+        check_out(out)
+        if space is not None and path_problem(space) is not None:
+            raise InvalidSpecError(f"--space: {path_problem(space)}")
         objective = load_callable(target, key="target")
         sp = Space.from_yaml(space) if space is not None else None
         name = study or getattr(objective, "__name__", "autoopt")
         run_dir = out or Path("runs") / name
+        check_out(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         store = storage or str(run_dir / "study.db")
         write_json(
@@ -121,24 +151,31 @@ def tune_cmd(
             },
         )
         progress = None if (quiet or as_json) else RichProgress(f"tune {name}")
-        result = tune(
-            objective,
-            space=sp,
-            strategy=strategy or "auto",
-            scheduler=scheduler,
-            trials=trials if trials is not None else (None if timeout else 20),
-            timeout=timeout,
-            jobs=jobs or 1,
-            deterministic=deterministic,
-            seed=seed,
-            direction=direction,
-            directions=_csv(directions),
-            metrics=_csv(metrics),
-            constraints=constraint or None,
-            storage=store,
-            study_name=name,
-            progress=progress,
-        )
+        bars = None if progress is None else EpochBars(progress)  # an objective calling autoopt's fit
+        with _trial_hint(run_dir), listen_epochs(bars):
+            try:
+                result = tune(
+                    objective,
+                    space=sp,
+                    strategy=strategy or "auto",
+                    scheduler=scheduler,
+                    trials=trials if trials is not None else (None if timeout else 20),
+                    timeout=timeout,
+                    jobs=jobs if jobs is not None else 1,
+                    deterministic=deterministic,
+                    seed=seed,
+                    direction=direction,
+                    directions=_csv(directions),
+                    metrics=_csv(metrics),
+                    constraints=constraint or None,
+                    storage=store,
+                    study_name=name,
+                    progress=progress,
+                )
+            except NoCompleteTrialError as e:
+                if isinstance(e.result, TuneResult):  # every trial with its reason, for the record
+                    write_json(run_dir / "result.json", e.result.to_dict())
+                raise
         write_json(run_dir / "result.json", result.to_dict())
         print_summary(result, as_json=as_json)
         if not as_json:
@@ -154,9 +191,14 @@ def _tune_spec(
 ) -> None:
     from autoopt.pipeline import load_spec, tune_spec  # the deep-learning task: data, model, training
 
+    check_out(out)
     spec = load_spec(path, **overrides)  # every spec error is listed before anything runs
+    check_out(out or Path("runs") / spec.name)
+    check_jobs(spec.search.jobs, storage or spec.search.storage)
     progress = None if (quiet or as_json) else RichProgress(f"tune {spec.name}")
-    res = tune_spec(path, out=out, storage=storage, progress=progress, **overrides)
+    bars = None if progress is None else EpochBars(progress, stage="retrain best")
+    with _trial_hint(out or Path("runs") / spec.name), listen_epochs(bars):
+        res = tune_spec(path, out=out, storage=storage, progress=progress, **overrides)
     summary = {
         "run_dir": str(res.run_dir),
         "best_params": res.best_params,
@@ -211,28 +253,35 @@ def run_cmd(
 
         if workers is not None and jobs is not None and workers != jobs:
             raise InvalidSpecError(f"--workers {workers} and --jobs {jobs}: give one of them")
-        load_spec(spec, trials=trials, timeout=timeout, jobs=workers or jobs, seed=seed)  # errors first
+        n_jobs = workers if workers is not None else jobs
+        check_out(out)
+        loaded = load_spec(spec, trials=trials, timeout=timeout, jobs=n_jobs, seed=seed)  # errors first
+        check_jobs(loaded.search.jobs, storage or loaded.search.storage)
         progress = None if (quiet or as_json) else RichProgress("search")
+        bars = None if progress is None else EpochBars(progress)  # epochs of every stage's training
 
         def on_stage(stage: str, status: str) -> None:
+            if bars is not None:
+                bars.stage = stage
             if not as_json:
                 err = console.print if not quiet else print
                 err(f"[{status}] {stage}" if quiet else f"[bold]{stage}[/bold]: {status}")
 
-        res = run_spec(
-            spec,
-            out=out,
-            from_stage=from_stage,
-            more_trials=more_trials,
-            storage=storage,
-            progress=progress,
-            on_stage=on_stage,
-            trials=trials,
-            timeout=timeout,
-            jobs=workers or jobs,
-            seed=seed,
-            force=force,
-        )
+        with _trial_hint(out or Path("runs") / loaded.name), listen_epochs(bars):
+            res = run_spec(
+                spec,
+                out=out,
+                from_stage=from_stage,
+                more_trials=more_trials,
+                storage=storage,
+                progress=progress,
+                on_stage=on_stage,
+                trials=trials,
+                timeout=timeout,
+                jobs=n_jobs,
+                seed=seed,
+                force=force,
+            )
         summary = {
             "run_dir": str(res.run_dir),
             "stages": res.stages,
@@ -270,7 +319,9 @@ def worker_cmd(
         from autoopt.pipeline import join_study
 
         progress = None if quiet else RichProgress(f"worker {study}")
-        res = join_study(storage, study, out=out, jobs=jobs, progress=progress)
+        check_out(out)
+        with listen_epochs(None if progress is None else EpochBars(progress)):
+            res = join_study(storage, study, out=out, jobs=jobs, progress=progress)
         counts = res.counts()
         console.print(f"study {study}: " + ", ".join(f"{n} {k.lower()}" for k, n in counts.items()))
         if res.interrupted:
@@ -294,7 +345,10 @@ def compress_cmd(
         from autoopt.compress._plan import TABLE_HEADER, format_rows
         from autoopt.pipeline import compress_spec
 
-        res = compress_spec(spec, out=out, model_run=source)
+        check_out(out)
+        bars = None if as_json else EpochBars(stage="compress fine-tuning")
+        with listen_epochs(bars):
+            res = compress_spec(spec, out=out, model_run=source)
         rows = res.plan.rows
         if as_json:
             print(
@@ -323,15 +377,19 @@ def show_cmd(
     study: Annotated[str | None, typer.Option(help="Study name, when the storage holds several.")] = None,
     storage: Annotated[str | None, typer.Option(help="Storage URL, if not RUN_DIR/study.db.")] = None,
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
+    trial: Annotated[
+        int | None, typer.Option(help="Show this trial: parameters, reason and traceback of a failure.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the best trials of a run."""
+    """Show the best trials of a run (or one trial, with --trial N)."""
 
     def run() -> None:
         from autoopt.io import open_storage
 
-        if not run_dir.is_dir():
-            raise InvalidSpecError(f"run directory {str(run_dir)!r} does not exist")
+        problem = path_problem(run_dir, "folder")
+        if problem is not None:
+            raise InvalidSpecError(f"run directory: {problem}")
         meta = {}
         if (run_dir / RUN_FILE).exists():
             meta = json.loads((run_dir / RUN_FILE).read_text())
@@ -348,12 +406,42 @@ def show_cmd(
                 f"--study: choose one of the studies in {store}: {', '.join(names) or '(none)'}"
             )
         s = optuna.load_study(study_name=name, storage=st)
+        if trial is not None:
+            _show_trial(s, trial, as_json)
+            return
         cfg = s.user_attrs.get("autoopt:config", {})
         n_obj = len(s.directions)
         names_ = cfg.get("metrics") or (["value"] if n_obj == 1 else [f"value_{i}" for i in range(n_obj)])
         print_summary(TuneResult(study=s, metrics=names_), k=top, as_json=as_json)
 
     _guard(run)
+
+
+def _show_trial(study: optuna.Study, number: int, as_json: bool) -> None:
+    from autoopt.search._objective import REASON_ATTR, TRACEBACK_ATTR
+
+    trials = study.get_trials(deepcopy=False)
+    if not 0 <= number < len(trials):
+        raise InvalidSpecError(
+            f"--trial: study {study.study_name!r} has trials 0..{len(trials) - 1}, got {number}"
+        )
+    t = trials[number]
+    info = {
+        "number": t.number,
+        "state": t.state.name,
+        "values": t.values,
+        "params": t.params,
+        "reason": t.user_attrs.get(REASON_ATTR),
+        "traceback": t.user_attrs.get(TRACEBACK_ATTR),
+    }
+    if as_json:
+        print(json.dumps(info, default=str, indent=2))
+        return
+    for key in ("number", "state", "values", "params", "reason"):
+        if info[key] is not None:
+            print(f"{key}: {info[key]}")
+    if info["traceback"]:
+        print(info["traceback"].rstrip())
 
 
 @app.command("list")

@@ -36,12 +36,12 @@ def run_storage(run_dir: Path, storage: str | None = None) -> str:
         >>> run_storage(Path("runs/x"), "postgresql://me@db/optuna")  # --storage wins
         'postgresql://me@db/optuna'
     """
-    from autoopt.io import storage_url_for
+    from autoopt.io import path_problem, storage_url_for
 
     if storage is not None:
         return _existing(storage_url_for(storage), "--storage")
     if not run_dir.is_dir():
-        raise InvalidSpecError(f"run directory {str(run_dir)!r} does not exist")
+        raise InvalidSpecError(f"run directory: {path_problem(run_dir, 'folder')}")
     meta_path = run_dir / RUN_FILE
     if meta_path.is_file():
         try:

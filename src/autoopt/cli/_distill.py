@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from autoopt.cli._output import RichProgress, console, fmt, guard, print_summary
+from autoopt.cli._output import EpochBars, RichProgress, check_out, console, fmt, guard, print_summary
+from autoopt.training import listen_epochs
 
 __all__ = ["distill_cmd", "register"]
 
@@ -51,9 +52,12 @@ def distill_cmd(
     )
 
     def run() -> None:
+        check_out(out)
         checked, _ = check_distill_spec(spec, **overrides)  # every spec error before anything runs
         progress = None if (quiet or as_json) else RichProgress(f"distill {checked.name}")
-        res = distill_spec(spec, out=out, progress=progress, storage=storage, **overrides)
+        bars = None if progress is None else EpochBars(progress, stage="distill")
+        with listen_epochs(bars):
+            res = distill_spec(spec, out=out, progress=progress, storage=storage, **overrides)
         interrupted = res.search is not None and res.search.interrupted
         if as_json:
             summary = {

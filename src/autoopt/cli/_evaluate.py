@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from autoopt.cli._output import console, fmt
+from autoopt.cli._output import check_out, console, fmt
 from autoopt.cli._output import guard as _guard
 from autoopt.data import DataBundle, load_data
 from autoopt.evaluate import (
@@ -166,6 +166,7 @@ def export_cmd(
     """Export a run's best model: model.onnx, model.pt2, model.safetensors and model.json."""
 
     def run() -> None:
+        check_out(out)
         loaded = load_run(run_dir)
         target = out if out is not None else run_dir / "final"
         card = export_model(

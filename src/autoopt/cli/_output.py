@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
 from optuna.study import Study
 from optuna.trial import TrialState
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,7 +26,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from autoopt.exceptions import AutoOptError, FatalSearchError
+from autoopt.exceptions import AutoOptError, FatalSearchError, InvalidSpecError
+from autoopt.io import writable_dir_problem
 from autoopt.search import TuneResult
 
 console = Console()
@@ -99,7 +103,8 @@ def print_summary(result: TuneResult, *, k: int = 10, as_json: bool = False, qui
 
 
 class RichProgress:
-    """Trials done / total, best value so far and ETA, as a rich progress bar."""
+    """Trials done / total, best value so far and ETA, as a rich progress bar; while a trial trains,
+    its epoch and last validation metric (``epoch 3/10 val_accuracy 0.91``)."""
 
     def __init__(self, label: str = "search") -> None:
         self._label = label
@@ -108,6 +113,7 @@ class RichProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("best {task.fields[best]}"),
+            TextColumn("{task.fields[epoch]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=err_console,
@@ -115,10 +121,23 @@ class RichProgress:
         )
         self._task: Any = None
         self._last = 0.0
+        self.active = False
+        self._metric = ""
 
     def start(self, total: int | None, done: int) -> None:
         self._progress.start()
-        self._task = self._progress.add_task(self._label, total=total, completed=done, best="-")
+        self._task = self._progress.add_task(self._label, total=total, completed=done, best="-", epoch="")
+        self.active = True
+
+    # -- the epochs of the trial being trained (an EpochListener, see EpochBars) --
+    def epoch_start(self, epochs: int, metric: str) -> None:
+        self._metric = metric
+        self._progress.update(self._task, epoch=f"trial epoch 0/{epochs}")
+
+    def epoch_done(self, epoch: int, epochs: int, record: Any) -> None:
+        value = record.get(f"val_{self._metric}")
+        shown = f" val_{self._metric} {fmt(value)}" if isinstance(value, (int, float)) else ""
+        self._progress.update(self._task, epoch=f"trial epoch {epoch + 1}/{epochs}{shown}")
 
     def update(self, study: Study) -> None:
         now = time.time()
@@ -142,12 +161,86 @@ class RichProgress:
 
     def stop(self) -> None:
         self._last = 0.0
+        self.active = False
+        if self._task is not None:
+            self._progress.update(self._task, epoch="")
         self._progress.stop()
 
 
+class EpochBars:
+    """Epoch bars of every training run outside a search: the distilled student, compression
+    fine-tuning, the NAS retraining, a retrained best model. During a search the epochs of the trial
+    go to the search bar instead (``search``). ``stage`` names the bar (the CLI sets it as each
+    stage starts). Register it with :func:`autoopt.training.listen_epochs`."""
+
+    def __init__(self, search: RichProgress | None = None, stage: str = "train") -> None:
+        self.search = search
+        self.stage = stage
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._metric = ""
+        self.shown: list[tuple[str, int, int]] = []  # (stage, epochs run, epochs) of each bar shown
+
+    def start(self, epochs: int, metric: str) -> None:
+        if self.search is not None and self.search.active:
+            self.search.epoch_start(epochs, metric)
+            return
+        self._metric = metric
+        if self._progress is not None:  # a run inside a run: reuse the bar (one live display at a time)
+            self._progress.update(self._task, description=self.stage, total=epochs, completed=0, metric="")
+            return
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("epoch {task.completed}/{task.total}"),
+            TextColumn("{task.fields[metric]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(self.stage, total=epochs, metric="")
+
+    def epoch(self, epoch: int, epochs: int, record: Any) -> None:
+        if self._progress is None:
+            if self.search is not None and self.search.active:
+                self.search.epoch_done(epoch, epochs, record)
+            return
+        value = record.get(f"val_{self._metric}")
+        shown = f"val_{self._metric} {fmt(value)}" if isinstance(value, (int, float)) else ""
+        self._progress.update(self._task, completed=epoch + 1, metric=shown)
+
+    def end(self) -> None:
+        if self._progress is not None:
+            task = self._progress.tasks[0]
+            self.shown.append((str(task.description), int(task.completed), int(task.total or 0)))
+            self._progress.stop()
+            self._progress = None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def error(msg: str) -> None:
+    msg = escape(_ANSI.sub("", msg))  # a library's colour codes or [brackets] are not markup
     err_console.print(f"[bold red]error:[/bold red] {msg}", highlight=False, markup=True, soft_wrap=True)
     sys.stderr.flush()
+
+
+def check_out(out: Path | None, key: str = "--out") -> None:
+    """Refuse an output folder that is a file or cannot be written, before any work starts."""
+    if out is None:
+        return
+    problem = writable_dir_problem(out)
+    if problem is not None:
+        raise InvalidSpecError(f"{key}: {problem}")
+
+
+def _os_message(e: OSError) -> str:
+    where = e.filename if e.filename is not None else None
+    what = e.strerror or type(e).__name__
+    return f"{where}: {what.lower()}" if where is not None else f"{type(e).__name__}: {e}"
 
 
 def guard(fn: Callable[[], None]) -> None:
@@ -165,6 +258,9 @@ def guard(fn: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         error("interrupted")
         raise typer.Exit(130) from None
+    except OSError as e:  # a file or folder the OS refused (permissions, a full disk, a file for a folder)
+        error(_os_message(e))
+        raise typer.Exit(2) from None
 
 
 def print_run_summary(res: Any) -> None:

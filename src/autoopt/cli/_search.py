@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from autoopt.cli._output import RichProgress, console, metrics_table
+from autoopt.cli._output import EpochBars, RichProgress, check_out, console, metrics_table
 from autoopt.cli._output import guard as _guard
 from autoopt.exceptions import InvalidSpecError
 
@@ -57,18 +57,24 @@ def register(app: typer.Typer) -> None:
 
         def run() -> None:
             from autoopt.pipeline import load_spec, tune_spec
+            from autoopt.search import check_jobs
+            from autoopt.training import listen_epochs
 
             overrides = dict(
                 trials=trials, timeout=timeout, jobs=jobs, seed=seed, strategy=strategy, scheduler=scheduler
             )
+            check_out(out)
             loaded = load_spec(spec, **overrides)
+            check_jobs(loaded.search.jobs, storage or loaded.search.storage)
             if loaded.nas is None:
                 raise InvalidSpecError(
                     f"nas: {spec} has no nas: section; add one (nas: {{space: nas-macro}}) or use "
                     f"'autoopt tune {spec}' to tune a fixed model"
                 )
             progress = None if (quiet or as_json) else RichProgress(f"search {loaded.name}")
-            res = tune_spec(spec, out=out, storage=storage, progress=progress, **overrides)
+            bars = None if progress is None else EpochBars(progress, stage="retrain best")
+            with listen_epochs(bars):
+                res = tune_spec(spec, out=out, storage=storage, progress=progress, **overrides)
             objectives = [f"{o.metric}" for o in loaded.search.objectives]
             if as_json:
                 print(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from autoopt.exceptions import InvalidSpecError
+from autoopt.io import path_problem
 
 
 def load_callable(target: str, *, key: str = "target") -> Callable[..., Any]:
@@ -23,8 +24,9 @@ def load_callable(target: str, *, key: str = "target") -> Callable[..., Any]:
     where, _, attr = target.rpartition(":")
     if where.endswith(".py") or "/" in where:
         path = Path(where)
-        if not path.is_file():
-            raise InvalidSpecError(f"{key}: file {where!r} does not exist")
+        problem = path_problem(path)
+        if problem is not None:
+            raise InvalidSpecError(f"{key}: {problem}")
         mod_name = f"autoopt_user_{path.stem}"
         spec = importlib.util.spec_from_file_location(mod_name, path)
         if spec is None or spec.loader is None:
@@ -32,7 +34,12 @@ def load_callable(target: str, *, key: str = "target") -> Callable[..., Any]:
         module = importlib.util.module_from_spec(spec)
         sys.modules[mod_name] = module
         sys.path.insert(0, str(path.resolve().parent))
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as e:
+            raise InvalidSpecError(f"{key}: {where}, line {e.lineno}: syntax error: {e.msg}") from None
+        except Exception as e:  # the user's module failed while importing
+            raise InvalidSpecError(f"{key}: importing {where!r} failed: {type(e).__name__}: {e}") from None
     else:
         try:
             module = importlib.import_module(where)

@@ -65,11 +65,32 @@ def as_samples(x: np.ndarray, key: str) -> np.ndarray:
     )
 
 
+def _looks_like(head: bytes) -> str:
+    if head[:2] == b"\x1f\x8b":
+        return "a gzip file"
+    if head.startswith(b"PAR1"):
+        return "a Parquet file"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "a binary file of another format"
+    return "a text file, e.g. CSV"
+
+
 @register_dataset("npz", needs=("path",))
 def _load_npz(config: DataConfig) -> RawData:
     path = config.resolved_path()
     if not path.is_file():
-        raise DataError(f"data.path: expected an .npz file, got {str(path)!r} (not found)")
+        what = "a folder" if path.is_dir() else "not found"
+        raise DataError(f"data.path: expected an .npz file, got {str(path)!r} ({what})")
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if not head.startswith(b"PK"):  # an .npz is a zip archive of .npy arrays
+        kind = "a single .npy array" if head.startswith(b"\x93NUMPY") else _looks_like(head)
+        raise DataError(
+            f"data.path: {str(path)!r} is not an .npz archive (it looks like {kind}); save arrays with "
+            "numpy.savez(path, x=..., y=...), or set data.name to the file's format (csv, parquet, ...)"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}

@@ -24,6 +24,29 @@ def find_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
+_OTHER_COMPRESSIONS = {
+    ".xz": "xz -d",
+    ".lzma": "xz -d",
+    ".bz2": "bunzip2",
+    ".zst": "zstd -d",
+    ".zip": "unzip",
+    ".7z": "7z x",
+    ".Z": "uncompress",
+}
+
+
+def unreadable_compression(folder: Path, stem: str) -> DataError | None:
+    """A DataError when ``stem`` is there only in a compression autoopt does not read (gzip it is)."""
+    for suffix, command in _OTHER_COMPRESSIONS.items():
+        path = folder / f"{stem}{suffix}"
+        if path.is_file():
+            return DataError(
+                f"data.path: found {str(path)!r} but it is compressed with {suffix[1:]}, which autoopt does "
+                f"not read; decompress it ({command} {path.name}) or gzip it instead"
+            )
+    return None
+
+
 def read_bytes(path: Path) -> bytes:
     """The file's content, decompressed when the name ends in ``.gz``.
 

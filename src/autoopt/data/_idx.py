@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from autoopt.data._config import DataConfig
-from autoopt.data._files import find_file, missing_dataset_error, read_bytes, require_dir
+from autoopt.data._files import (
+    find_file,
+    missing_dataset_error,
+    read_bytes,
+    require_dir,
+    unreadable_compression,
+)
 from autoopt.data._registry import Part, RawData, register_dataset
 from autoopt.exceptions import DataError
 
@@ -77,6 +83,10 @@ def _read_part(folder: Path, part: str) -> Part | None:
     """Images ``(N, 1, H, W)``, labels and file names of one part (``train``/``t10k``), or None."""
     images_stem, labels_stem = f"{part}-images-idx3-ubyte", f"{part}-labels-idx1-ubyte"
     images_file, labels_file = find_file(folder, images_stem), find_file(folder, labels_stem)
+    for stem, found in ((images_stem, images_file), (labels_stem, labels_file)):
+        problem = unreadable_compression(folder, stem) if found is None else None
+        if problem is not None:
+            raise problem
     if images_file is None and labels_file is None:
         return None
     if images_file is None or labels_file is None:

@@ -10,7 +10,57 @@ from typing import Any
 
 import yaml
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "write_json", "write_yaml"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "path_problem",
+    "writable_dir_problem",
+    "write_json",
+    "yaml_problem",
+    "write_yaml",
+]
+
+
+def path_problem(path: str | Path, want: str = "file") -> str | None:
+    """What is wrong with ``path`` as a ``want`` (``"file"`` or ``"folder"``) to read, or ``None``.
+
+    The words say what is there: a folder given for a file is not reported as missing.
+
+    Example:
+        >>> path_problem("/")
+        "'/' is a folder, expected a file"
+    """
+    p = Path(path)
+    if want == "file" and p.is_file() or want == "folder" and p.is_dir():
+        return None
+    if p.exists():
+        there = "a folder" if p.is_dir() else "a file" if p.is_file() else "not a regular file"
+        return f"{str(p)!r} is {there}, expected a {want}"
+    parent = next((q for q in p.parents if q.exists()), None)
+    if parent is not None and parent.is_file():
+        return f"{str(p)!r} does not exist ({str(parent)!r} is a file, not a folder)"
+    return f"{str(p)!r} does not exist"
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parse error in one line: where (line, column) and what (PyYAML's own words)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    what = " ".join(str(x) for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x)
+    return f"{where}{what or str(exc).splitlines()[0]}"
+
+
+def writable_dir_problem(path: str | Path) -> str | None:
+    """What stops ``path`` from being used as an output folder (created if needed), or ``None``."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        return f"{str(p)!r} is a file, expected a folder (an output directory)"
+    existing = p if p.exists() else next((q for q in p.parents if q.exists()), Path("."))
+    if not existing.is_dir():
+        return f"cannot create {str(p)!r}: {str(existing)!r} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write to {str(existing)!r} (permission denied); choose another output folder"
+    return None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -99,11 +99,10 @@ def open_storage(
     except ImportError as e:  # RDBStorage wraps the driver's ModuleNotFoundError
         missing = getattr(e, "name", None) or getattr(e.__cause__, "name", None) or "unknown"
         raise StorageError(
-            f"storage {shown}: the database driver is not installed ({missing}); install it, e.g. "
-            "`pip install 'autoopt[postgres]'` (psycopg) for PostgreSQL"
+            f"storage {shown}: the database driver is not installed ({missing}); {_driver_fix(url)}"
         ) from None
     except Exception as e:  # SQLAlchemy/driver errors: connection refused, bad password, bad URL...
-        raise StorageError(f"storage {shown}: cannot be opened ({_reason(e)}); {_fix(e)}") from None
+        raise StorageError(f"storage {shown}: cannot be opened ({_reason(e)}); {_fix(e, url)}") from None
 
 
 # What the slower of two processes creating one new database's schema sees (SQLite, PostgreSQL).
@@ -142,23 +141,45 @@ def _retry_callback(max_retries: int | None) -> RetryHeartbeatStaleTrialCallback
         return RetryHeartbeatStaleTrialCallback(max_retry=max_retries, inherit_intermediate_values=True)
 
 
+_DRIVERS = {
+    "postgresql": "`pip install 'autoopt[postgres]'` (psycopg) and use a postgresql+psycopg:// URL",
+    "mysql": "`pip install pymysql` and use a mysql+pymysql:// URL (or `pip install mysqlclient`)",
+    "mariadb": "`pip install pymysql` and use a mariadb+pymysql:// URL",
+    "mssql": "`pip install pyodbc` (and the ODBC driver) for SQL Server",
+    "oracle": "`pip install oracledb` and use an oracle+oracledb:// URL",
+}
+
+
+def _driver_fix(url: str) -> str:
+    """How to install the driver of ``url``'s database (the SQLAlchemy dialect before ``+``/``:``)."""
+    dialect = url.split(":", 1)[0].split("+", 1)[0].lower()
+    fix = _DRIVERS.get(dialect)
+    if fix is None:
+        return f"install the SQLAlchemy driver of {dialect!r} (see SQLAlchemy's dialect list)"
+    return f"install it: {fix}"
+
+
 def _reason(e: BaseException) -> str:
     text = str(getattr(e, "orig", None) or e).strip()
     return redact_url(text.splitlines()[0].strip() if text else type(e).__name__)
 
 
-def _fix(e: BaseException) -> str:
+def _fix(e: BaseException, url: str = "") -> str:
     """The likely fix for a storage that cannot be opened, from the driver's message."""
     text = str(e).lower()
+    postgres = url.startswith("postgres")
+    if "can't load plugin" in text:
+        return (
+            "unknown kind of database; expected a SQLAlchemy URL (postgresql+psycopg://, "
+            "mysql+pymysql://, sqlite:///PATH) or a file path (study.db, study.log)"
+        )
     if "password authentication failed" in text or "authentication failed" in text:
         return "fix the user name or password in the URL (or set PGPASSWORD / ~/.pgpass)"
     if "does not exist" in text and "database" in text:
         return "create the database first (createdb NAME) or fix its name in the URL"
     if "connection refused" in text or "could not connect" in text or "timeout" in text:
-        return (
-            "start the database server or fix host and port in the URL "
-            "(a local PostgreSQL for trying it: python -m autoopt.testing.postgres start)"
-        )
+        local = " (a local PostgreSQL for trying it: python -m autoopt.testing.postgres start)"
+        return "start the database server or fix host and port in the URL" + (local if postgres else "")
     return "check the URL, that the server is running and the credentials"
 
 

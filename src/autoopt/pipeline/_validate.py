@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from autoopt.distill import SEARCHABLE as DISTILL_SEARCHABLE
 from autoopt.distill import DistillConfig
 from autoopt.exceptions import InvalidSpecError
+from autoopt.io import path_problem
+from autoopt.metrics import list_metrics
 from autoopt.models import check_model_params, model_params
 from autoopt.models.arch._common import arch_spaces
 from autoopt.schedulers import schedulers
@@ -105,7 +108,9 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
                     f"{', '.join(sorted(accepted_model))}"
                 )
     if accepted_model is not None:
-        given = {**spec.model.params, **{k: None for k in searched["model"]}}
+        # A searched name the model lacks was reported above; report it once.
+        known = [k for k in searched["model"] if k in accepted_model or _takes_any(spec)]
+        given = {**spec.model.params, **{k: None for k in known}}
         _collect(errors, check_model_params, spec.model.name, given, key="model.params")
     if spec.distill is not None:
         # In `autoopt run` the teacher defaults to the run's own searched model (its run directory).
@@ -116,22 +121,55 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
         _collect(errors, PlanConfig.from_spec, spec.compress)
     _collect(errors, strategies.get, spec.search.strategy, key="search.strategy")
     _collect(errors, schedulers.get, spec.search.scheduler or "none", key="search.scheduler")
-    _collect(errors, parse_constraints, spec.search.constraints)
-    for i, obj in enumerate(spec.search.objectives):
-        if not (obj.metric.startswith("val_") or obj.metric in STATIC_METRICS):
-            errors.append(
-                f"search.objectives.{i}.metric: {obj.metric!r} is not a trial metric; use 'val_<metric>' "
-                f"(e.g. val_accuracy, val_loss, val_mse) or one of: {', '.join(STATIC_METRICS)}"
-            )
+    constraints = _collect(errors, parse_constraints, spec.search.constraints)
+    errors.extend(_metric_name_errors(spec, constraints or [], space))
     if len(spec.search.objectives) == 0:
         errors.append("search.objectives: give at least one objective")
-    if check_files and spec.transfer is not None and not Path(spec.transfer.checkpoint).is_file():
-        errors.append(f"transfer.checkpoint: file {str(spec.transfer.checkpoint)!r} does not exist")
+    if check_files and spec.transfer is not None:
+        problem = path_problem(spec.transfer.checkpoint)
+        if problem is not None:
+            errors.append(f"transfer.checkpoint: {problem}")
     if spec.search.trials is None and spec.search.timeout is None:
         errors.append("search.trials: give a trial budget (search.trials) or a time budget (search.timeout)")
     if errors:
         raise InvalidSpecError(errors=errors)
     return spec
+
+
+def trial_metric_names(spec: Spec) -> list[str]:
+    """Every metric a trial of this spec reports: ``val_loss``, ``val_<metric>`` for each registered
+    metric (and the monitored ``training.metric``), ``params``, ``macs``, ``latency_ms``."""
+    names = ["val_loss", *(f"val_{m}" for m in list_metrics())]
+    monitored = spec.training.get("metric")
+    if isinstance(monitored, str) and f"val_{monitored}" not in names:
+        names.append(f"val_{monitored}")
+    return [*names, *STATIC_METRICS]
+
+
+def _unknown_name(key: str, name: str, valid: list[str], what: str) -> str:
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"{key}: {name!r} is not {what}; expected one of: {', '.join(valid)}.{hint}"
+
+
+def _metric_name_errors(spec: Spec, constraints: list[Any], space: Space | None) -> list[str]:
+    """Objective and constraint names checked before any training (a typo such as ``val_acc`` was
+    found only after the first trial had trained)."""
+    metric_names = trial_metric_names(spec)
+    errors = [
+        _unknown_name(f"search.objectives.{i}.metric", o.metric, metric_names, "a metric trials report")
+        for i, o in enumerate(spec.search.objectives)
+        if o.metric not in metric_names
+    ]
+    lookup = [*metric_names, "epochs", "samples_per_s", *(space.names if space is not None else [])]
+    errors += [
+        _unknown_name(
+            f"search.constraints[{i}]", c.name, lookup, "a metric trials report or a searched parameter"
+        )
+        for i, c in enumerate(constraints)
+        if c.name not in lookup
+    ]
+    return errors
 
 
 def _nas_model(spec: Spec, errors: list[str]) -> Spec:

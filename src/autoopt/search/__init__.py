@@ -9,6 +9,15 @@ Example:
 
 from autoopt.search._objective import Constraint, parse_constraints
 from autoopt.search._result import TrialRow, TuneResult
-from autoopt.search._tune import Progress, tune
+from autoopt.search._tune import Progress, check_jobs, resume_seed, tune
 
-__all__ = ["Constraint", "Progress", "TrialRow", "TuneResult", "parse_constraints", "tune"]
+__all__ = [
+    "Constraint",
+    "Progress",
+    "TrialRow",
+    "TuneResult",
+    "check_jobs",
+    "parse_constraints",
+    "resume_seed",
+    "tune",
+]

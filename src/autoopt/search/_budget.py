@@ -31,7 +31,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartb
 from optuna.study import Study
 from optuna.trial import Trial, TrialState
 
-__all__ = ["StudyBudget", "WORKER_ATTR", "worker_id", "recover_dead_trials", "budget_used"]
+__all__ = ["StudyBudget", "WORKER_ATTR", "worker_id", "recover_dead_trials", "budget_used", "requeue"]
 
 WORKER_ATTR = "autoopt:worker"
 RETRIED_ATTR = "failed_trial"  # set by RetryHeartbeatStaleTrialCallback on every retry
@@ -140,6 +140,35 @@ def recover_dead_trials(study: Study, max_retries: int | None = 2, *, force: boo
             warnings.simplefilter("ignore", ExperimentalWarning)
             callback(study, storage.get_trial(t._trial_id))
     return sorted(failed)
+
+
+def requeue(study: Study, trial_id: int) -> bool:
+    """Queue an interrupted trial again with the same parameters; return whether it was queued.
+
+    Used for a trial stopped by Ctrl-C: it is failed (its reason says so) and its retry is the next
+    trial a worker asks for, so the interrupted configuration is run to the end when the search is
+    resumed, and the interrupted attempt does not count toward the budget (the retry carries
+    ``failed_trial``, as the retry of a dead worker's trial does; see :func:`budget_used`). Only the
+    parameters and the lineage are copied: the attempt's reason, traceback, metrics and worker stay
+    with it. A trial without parameters (it was stopped before sampling) is not queued.
+    """
+    frozen = study._storage.get_trial(trial_id)
+    if frozen.state != TrialState.FAIL or not frozen.params:
+        return False
+    history = [*frozen.system_attrs.get("retry_history", []), frozen.number]
+    attrs = {
+        RETRIED_ATTR: frozen.system_attrs.get(RETRIED_ATTR, frozen.number),
+        "retry_history": history,
+    }
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.WAITING,
+            params=frozen.params,
+            distributions=frozen.distributions,
+            system_attrs=attrs,
+        )
+    )
+    return True
 
 
 #: A worker claims its trial in the same locked step that creates it, so a trial still without an owner

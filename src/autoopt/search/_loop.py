@@ -21,11 +21,10 @@ from optuna.trial import Trial, TrialState
 
 from autoopt.exceptions import FatalSearchError, StorageError
 from autoopt.io import redact_url
-from autoopt.search._budget import StudyBudget
+from autoopt.search._budget import StudyBudget, requeue
 from autoopt.search._objective import (
     REASON_ATTR,
     REJECTED_ATTR,
-    TRACEBACK_ATTR,
     ObjectiveRunner,
     TrialOutcome,
 )
@@ -33,7 +32,17 @@ from autoopt.search._objective import (
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-__all__ = ["ask", "Budget", "LoopConfig", "heartbeat", "run_loop", "tell", "check_initial_failures"]
+__all__ = [
+    "ask",
+    "Budget",
+    "LoopConfig",
+    "heartbeat",
+    "run_loop",
+    "tell",
+    "check_initial_failures",
+    "fail_interrupted",
+    "first_line",
+]
 
 
 class Budget:
@@ -182,6 +191,22 @@ def _tell_once(study: Study, trial: Trial, outcome: TrialOutcome) -> None:
         tell(study, trial, outcome)
 
 
+def fail_interrupted(study: Study, trial: Trial) -> None:
+    """A trial stopped by Ctrl-C: failed with that reason, and queued again with its parameters (it
+    runs first when the search is resumed, and only the retry counts toward the budget)."""
+    with contextlib.suppress(Exception):
+        if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+            trial.set_user_attr(REASON_ATTR, "interrupted by the user (Ctrl-C)")
+            study.tell(trial, state=TrialState.FAIL)
+        requeue(study, trial._trial_id)
+
+
+def first_line(text: str, limit: int = 600) -> str:
+    """The first line of a failure's reason, cut at ``limit`` characters (for one-line messages)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 4].rstrip() + " ..."
+
+
 def check_initial_failures(study: Study, first_number: int, n: int) -> None:
     """Raise FatalSearchError when the first ``n`` trials of this session all failed."""
     if n <= 0:
@@ -196,11 +221,13 @@ def check_initial_failures(study: Study, first_number: int, n: int) -> None:
         return
     if any(t.user_attrs.get(REJECTED_ATTR) for t in mine):
         return  # candidates rejected by a budget or an unbuildable architecture: the objective works
-    tb = first.user_attrs.get(TRACEBACK_ATTR) or first.user_attrs.get(REASON_ATTR, "(no message)")
-    raise FatalSearchError(
+    reason = str(first.user_attrs.get(REASON_ATTR) or "(no message)").strip() or "(no message)"
+    err = FatalSearchError(
         f"the first {n} trials all failed; stopping the search. "
-        f"The first failure (trial {first.number}):\n{tb}"
+        f"The first failure, trial {first.number}: {first_line(reason)}"
     )
+    err.trial = first.number  # its traceback is stored with the trial (TRACEBACK_ATTR)
+    raise err
 
 
 def run_loop(
@@ -233,14 +260,14 @@ def run_loop(
             raise
         except KeyboardInterrupt:
             if trial is not None:
-                with contextlib.suppress(Exception):
-                    trial.set_user_attr(REASON_ATTR, "interrupted by the user (Ctrl-C)")
-                    study.tell(trial, state=TrialState.FAIL)
+                fail_interrupted(study, trial)
             cfg.budget.stop()
             return True
         if on_trial_end is not None:
             on_trial_end(study, outcome)
         if outcome.interrupted:
+            with contextlib.suppress(Exception):
+                requeue(study, done._trial_id)
             cfg.budget.stop()
             return True
         if outcome.fatal:

@@ -207,6 +207,16 @@ class ObjectiveRunner:
                 pass
             return self._fail(trial, f"rejected: {e}")
         except Exception as e:  # a failed trial is recorded; the search goes on
+            if self.space is None and isinstance(e, TypeError) and "'Trial' object is not" in str(e):
+                # objective(params) without a declared space: every trial would fail the same way
+                name = getattr(self.objective, "__name__", "objective")
+                return self._fail(
+                    trial,
+                    f"fatal: {name}() reads its argument as a dict of parameters ({e}) but no search space "
+                    "was given; pass --space SPACE.yaml (space=...), or write it define-by-run "
+                    "(trial.suggest_float(...))",
+                    fatal=True,
+                )
             return self._fail(trial, f"{type(e).__name__}: {e}", tb=traceback.format_exc())
 
     def _record(self, trial: Trial, metrics: dict[str, Any]) -> None:

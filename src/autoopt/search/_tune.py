@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,16 +17,18 @@ from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage
 from optuna.study import Study
 from optuna.trial import Trial, TrialState
 
-from autoopt.exceptions import FatalSearchError, InvalidSpecError, StorageError
+from autoopt.exceptions import FatalSearchError, InvalidSpecError, NoCompleteTrialError, StorageError
 from autoopt.io import open_storage
 from autoopt.schedulers import make_pruner
-from autoopt.search._budget import StudyBudget, budget_used, recover_dead_trials
+from autoopt.search._budget import StudyBudget, budget_used, recover_dead_trials, requeue
 from autoopt.search._loop import (
     Budget,
     LoopConfig,
     ask,
     check_initial_failures,
+    fail_interrupted,
     fail_stale,
+    first_line,
     heartbeat,
     run_loop,
     tell,
@@ -63,9 +66,56 @@ def _directions(direction: str, directions: Sequence[str] | None) -> list[str]:
     return dirs
 
 
-def _finished(study: Study) -> int:
-    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    return len(study.get_trials(deepcopy=False, states=states))
+def is_remote_storage(storage: object) -> bool:
+    """A database server (PostgreSQL, MySQL, ...): workers on other machines may share it."""
+    if isinstance(storage, BaseStorage):
+        engine = getattr(getattr(storage, "_backend", storage), "engine", None)
+        return engine is not None and engine.dialect.name != "sqlite"
+    text = str(storage) if storage is not None else ""
+    return "://" in text and not text.startswith("sqlite:")
+
+
+def check_jobs(jobs: object, storage: object = None, *, oversubscribe: bool = False) -> None:
+    """``jobs``: an integer from 1 to the number of CPU cores (processes on this machine; a remote
+    database storage may take more, e.g. when each trial waits on a GPU or a remote service, and so
+    may a caller that says ``oversubscribe``)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise InvalidSpecError(f"search.jobs: expected an integer >= 1, got {jobs!r}")
+    cores = os.cpu_count() or 1
+    if jobs > cores and not oversubscribe and not is_remote_storage(storage):
+        raise InvalidSpecError(
+            f"search.jobs: {jobs} parallel processes on a machine with {cores} CPU cores; expected at most "
+            f"{cores} (more only with a database server storage, e.g. a postgresql:// URL, that workers "
+            "on other machines share: autoopt worker)"
+        )
+
+
+#: Strategies whose sequence is kept in the study itself (QMC counts its samples there): resuming
+#: them with the same seed continues the sequence, another seed would restart a different one.
+_SEQUENCE_IN_STUDY = frozenset({"qmc"})
+
+
+def resume_seed(seed: int | None, n_trials: int) -> int | None:
+    """The sampler's seed for a session that finds ``n_trials`` trials already in the study.
+
+    Optuna samplers are seeded when built, so a resumed search seeded like the first session would
+    propose the first session's parameters again. The first session uses ``seed`` itself; a resumed
+    one a seed derived from ``(seed, n_trials)``: still reproducible (the same sessions give the same
+    trials), never the stream already used.
+    """
+    if seed is None or n_trials == 0:
+        return seed
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, n_trials]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def _trials_in(storage: BaseStorage, name: str) -> int:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return 0
+    return len(storage.get_all_trials(study_id, deepcopy=False))
 
 
 def tune(
@@ -95,6 +145,7 @@ def tune(
     study_attrs: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     enqueue: Sequence[Mapping[str, Any]] | None = None,
+    oversubscribe: bool = False,
 ) -> TuneResult:
     """Search the hyperparameters of ``objective``.
 
@@ -109,7 +160,8 @@ def tune(
         trials: the study's total number of trials; rerunning resumes up to it (finished trials of
             every state count).
         timeout: seconds after which no new trial starts.
-        jobs: parallel trials, each in its own process, sharing the storage.
+        jobs: parallel trials, each in its own process, sharing the storage: from 1 to the number of
+            CPU cores (more with a database server storage, or ``oversubscribe``).
         direction: ``"minimize"`` or ``"maximize"`` (one objective).
         directions: one direction per objective (several objectives).
         metrics: names of the objectives (keys of a returned dict).
@@ -135,6 +187,8 @@ def tune(
             ``autoopt worker`` needs only the storage URL and the study name).
         progress: a progress display (the CLI passes a rich progress bar).
         enqueue: parameter sets tried first when the study is new (warm start from an earlier search).
+        oversubscribe: allow more ``jobs`` than CPU cores on a local storage (trials that mostly wait,
+            on I/O or a remote service; storage stress tests). The CLI and specs never do.
 
     Returns:
         A :class:`TuneResult` with ``best_params``, ``best_value``, ``pareto``, ``trials`` and ``study``.
@@ -153,12 +207,11 @@ def tune(
         raise InvalidSpecError(
             "search.trials: give a trial budget ('trials') or a time budget ('timeout'), or both"
         )
-    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 0):
-        raise InvalidSpecError(f"search.trials: expected an integer >= 0, got {trials!r}")
+    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
+        raise InvalidSpecError(f"search.trials: expected an integer >= 1, got {trials!r}")
     if timeout is not None and timeout <= 0:
         raise InvalidSpecError(f"search.timeout: expected seconds > 0, got {timeout!r}")
-    if not isinstance(jobs, int) or jobs < 1:
-        raise InvalidSpecError(f"search.jobs: expected an integer >= 1, got {jobs!r}")
+    check_jobs(jobs, storage, oversubscribe=oversubscribe)
     if deterministic and jobs > 1 and space is None:
         raise InvalidSpecError(
             "search.deterministic: the deterministic parallel mode needs a declared space (space=...), "
@@ -170,15 +223,6 @@ def tune(
         trials = size if trials is None else min(trials, size)
     parsed_constraints = parse_constraints(constraints)
     pruner = make_pruner(scheduler, n_objectives=len(dirs), **dict(scheduler_options or {}))
-    ctx = StrategyContext(
-        seed=seed,
-        space=space,
-        n_trials=trials,
-        directions=dirs,
-        options=dict(strategy_options or {}),
-        constrained=bool(parsed_constraints),
-    )
-    sampler = make_sampler(strategy, ctx)
     if jobs > 1 and (storage is None or isinstance(storage, InMemoryStorage)):
         raise InvalidSpecError(
             f"search.jobs: {jobs} parallel processes need a storage they can share; pass storage='study.db' "
@@ -193,6 +237,16 @@ def tune(
     name = study_name or getattr(objective, "__name__", None) or "autoopt"
     if name == "<lambda>":
         name = "autoopt"
+    n_before = _trials_in(store, name)
+    ctx = StrategyContext(
+        seed=seed if strategy in _SEQUENCE_IN_STUDY else resume_seed(seed, n_before),
+        space=space,
+        n_trials=trials,
+        directions=dirs,
+        options=dict(strategy_options or {}),
+        constrained=bool(parsed_constraints),
+    )
+    sampler = make_sampler(strategy, ctx)
     study = _create_or_resume(store, name, dirs, sampler, pruner)
     config = {
         "strategy": strategy,
@@ -225,13 +279,11 @@ def tune(
 
     fail_stale(study)
     shared = not isinstance(store, InMemoryStorage)
-    if shared:
-        used, running = budget_used(study)
-        done = used - running
-        remaining = None if trials is None else max(0, trials - used + running)
-    else:
-        done = _finished(study)
-        remaining = None if trials is None else max(0, trials - done)
+    # Finished trials count toward the budget, except an attempt that was queued again (a dead
+    # worker's or an interrupted trial): its retry counts instead.
+    used, running = budget_used(study)
+    done = used - running
+    remaining = None if trials is None else max(0, trials - used + running)
     deadline = None if timeout is None else time.time() + timeout
     first_number = len(study.get_trials(deepcopy=False))
     if progress is not None:
@@ -242,9 +294,7 @@ def tune(
             pass
         elif jobs == 1:
             budget = StudyBudget(trials, max_retries=max_retries) if shared else Budget(remaining)
-            cfg = LoopConfig(
-                runner, budget, deadline, first_number, max_initial_failures, storage_patience
-            )
+            cfg = LoopConfig(runner, budget, deadline, first_number, max_initial_failures, storage_patience)
             update = (lambda s, o: progress.update(s)) if progress is not None else None
             interrupted = run_loop(study, cfg, on_trial_end=update)
         elif deterministic:
@@ -278,7 +328,44 @@ def tune(
         if space
         else {}
     )
-    return TuneResult(study=study, metrics=names, interrupted=interrupted, fixed=fixed)
+    result = TuneResult(study=study, metrics=names, interrupted=interrupted, fixed=fixed)
+    if not interrupted:
+        _check_some_complete(result, timeout)
+    return result
+
+
+def _check_some_complete(result: TuneResult, timeout: float | None) -> None:
+    """Raise :class:`NoCompleteTrialError` when the study holds no complete trial: a search in which
+    every trial failed is not a success, and nothing downstream has a best trial to use."""
+    trials = result.study.get_trials(deepcopy=False)
+    if any(t.state == TrialState.COMPLETE for t in trials):
+        return
+    name = result.study.study_name
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    real = [t for t in failed if "interrupted by the user" not in str(t.user_attrs.get(REASON_ATTR, ""))]
+    if real:
+        first = real[0]
+        reason = str(first.user_attrs.get(REASON_ATTR) or "(no reason recorded)").strip()
+        reason = first_line(reason) if reason else "(no reason recorded)"
+        raise NoCompleteTrialError(
+            f"search: no trial completed ({len(failed)} failed"
+            + (f", {len(pruned)} pruned" if pruned else "")
+            + f", study {name!r}); the first failure, trial {first.number}: {reason}",
+            result=result,
+            trial=first.number,
+        )
+    if pruned:
+        raise NoCompleteTrialError(
+            f"search: all {len(pruned)} finished trials were pruned (study {name!r}); none completed: "
+            "lower the scheduler's aggressiveness or raise the budget",
+            result=result,
+        )
+    within = f" within the timeout of {timeout:g} s" if timeout is not None else ""
+    raise NoCompleteTrialError(
+        f"search: no trial finished{within} (study {name!r}); raise 'timeout' or give a trial budget",
+        result=result,
+    )
 
 
 def _create_or_resume(
@@ -419,6 +506,7 @@ def _fail_orphans(study: Study, first_number: int, why: str) -> None:
             with contextlib.suppress(Exception):
                 study._storage.set_trial_user_attr(t._trial_id, REASON_ATTR, why)
                 study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                requeue(study, t._trial_id)  # run again, with the same parameters, when resumed
 
 
 # ---- parallel and reproducible: batches asked in order, told in order ----------------------------------
@@ -466,6 +554,8 @@ def _run_deterministic(
                 outcomes = [f.result() for f in futures]
                 for t, o in zip(batch, outcomes, strict=False):
                     tell(study, t, o)
+                    if o.interrupted:
+                        fail_interrupted(study, t)
                 batch = []
                 if progress is not None:
                     progress.update(study)
@@ -480,9 +570,6 @@ def _run_deterministic(
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
             for t in batch:
-                with contextlib.suppress(Exception):
-                    if study._storage.get_trial(t._trial_id).state == TrialState.RUNNING:
-                        t.set_user_attr(REASON_ATTR, "interrupted by the user (Ctrl-C)")
-                        study.tell(t, state=TrialState.FAIL)
+                fail_interrupted(study, t)
             return True
     return False

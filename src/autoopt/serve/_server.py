@@ -56,6 +56,8 @@ def serve(
     Example:
         >>> serve("runs/digits/final", port=8000)  # doctest: +SKIP
     """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise InvalidSpecError(f"port: expected a TCP port from 1 to 65535 (0: any free port), got {port!r}")
     app = create_app(model_dir, max_request_bytes=max_request_bytes, max_batch=max_batch, threads=threads)
     configure_logging(log_level.upper())
     config = uvicorn.Config(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import BaseTrial
 
 from autoopt.exceptions import InvalidSpaceError
+from autoopt.io._files import yaml_problem
 from autoopt.space._params import Categorical, Fixed, Float, Int, Param
 
 __all__ = ["Space"]
@@ -130,11 +132,17 @@ class Space:
     @classmethod
     def from_yaml(cls, source: str | Path, *, key: str = "search.space") -> Space:
         """Read a space from a YAML file (or YAML text). A top-level ``space:`` key is accepted."""
+        looks_like_file = isinstance(source, Path) or (
+            "\n" not in str(source) and str(source).endswith((".yaml", ".yml"))
+        )
+        if looks_like_file and not Path(source).is_file():
+            what = "is a folder" if Path(source).is_dir() else "does not exist"
+            raise InvalidSpaceError(f"space file {str(source)!r} {what}; expected a YAML file")
         text = Path(source).read_text() if _is_path(source) else str(source)
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise InvalidSpaceError(f"{source}: not valid YAML: {e}") from None
+            raise InvalidSpaceError(f"{source}: not valid YAML at {yaml_problem(e)}") from None
         if isinstance(data, Mapping) and set(data) == {"space"}:
             data = data["space"]
         if data is None:
@@ -283,19 +291,21 @@ def _parse_param(spec: Any, path: str, errors: list[str]) -> Param | None:
             )
             kind = "int" if both_int and not isinstance(spec.get("step"), float) else "float"
         else:
-            errors.append(
-                f"{path}: cannot tell the parameter type; give 'type' (one of: {', '.join(_TYPES)})"
-            )
+            known = set().union(*_ALLOWED_KEYS.values())
+            unknown = sorted(str(k) for k in spec if str(k) not in known)
+            if unknown:  # a typo ('hihg') hides the type: name the typo, not the missing 'type'
+                errors.append(_unknown_keys(path, unknown, known, "parameter"))
+            else:
+                errors.append(
+                    f"{path}: cannot tell the parameter type; give 'type' (one of: {', '.join(_TYPES)})"
+                )
             return None
     if kind not in _TYPES:
         errors.append(f"{path}.type: unknown parameter type {kind!r}; expected one of: {', '.join(_TYPES)}")
         return None
     unknown = sorted(set(map(str, spec)) - _ALLOWED_KEYS[kind])
     if unknown:
-        errors.append(
-            f"{path}: unknown key(s) {', '.join(map(repr, unknown))} for {_article(kind)} {kind} parameter; "
-            f"expected: {', '.join(sorted(_ALLOWED_KEYS[kind]))}"
-        )
+        errors.append(_unknown_keys(path, unknown, _ALLOWED_KEYS[kind], f"{_article(kind)} {kind} parameter"))
         return None
     when = spec.get("when")
     if when is not None:
@@ -356,6 +366,15 @@ def _order_by_conditions(params: dict[str, Param], key: str, errors: list[str]) 
     if pending:
         errors.append(f"{key}: conditions form a cycle among {sorted(pending)}")
     return ordered
+
+
+def _unknown_keys(path: str, unknown: list[str], allowed: set[str], what: str) -> str:
+    close = [m for u in unknown for m in difflib.get_close_matches(u, sorted(allowed), n=1)]
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    return (
+        f"{path}: unknown key(s) {', '.join(map(repr, unknown))} for {what}; "
+        f"expected: {', '.join(sorted(allowed))}.{hint}"
+    )
 
 
 def _article(word: str) -> str:

@@ -7,6 +7,7 @@ stage; ``autoopt.pipeline.load_spec`` runs every check and lists all problems at
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from autoopt.data import DataConfig
 from autoopt.exceptions import InvalidSpecError
+from autoopt.io._files import path_problem, yaml_problem
 
 __all__ = [
     "Spec",
@@ -114,7 +116,7 @@ class SearchSpec(_Strict):
 
     strategy: str = "auto"
     scheduler: str | None = "asha"
-    trials: int | None = Field(20, ge=0)
+    trials: int | None = Field(20, ge=1)
     timeout: float | None = Field(None, gt=0)
     jobs: int = Field(1, ge=1)
     deterministic: bool = False
@@ -208,14 +210,36 @@ class Spec(_Strict):
         return v
 
 
-def spec_errors(exc: ValidationError) -> list[str]:
-    """pydantic errors as ``key.path: problem (got value)`` lines."""
+def _fields_at(root: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The keys a section of ``root`` accepts (``()``: the top level, ``("search",)``: search, ...)."""
+    model: Any = root
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(str(part))
+        if field is None:
+            return []
+        candidates = [field.annotation, *getattr(field.annotation, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def spec_errors(exc: ValidationError, model: type[BaseModel] | None = None) -> list[str]:
+    """pydantic errors as ``key.path: problem (got value)`` lines.
+
+    ``model`` is the validated class (default: :class:`Spec` when ``exc`` is its error); an unknown key
+    then lists the keys its section accepts, with a did-you-mean hint.
+    """
+    root = model if model is not None else (Spec if exc.title == Spec.__name__ else None)
     out = []
     for e in exc.errors():
         loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
-            msg = "unknown key"
+            fields = _fields_at(root, e["loc"][:-1]) if root is not None else []
+            close = difflib.get_close_matches(str(e["loc"][-1]), fields, n=1)
+            msg = "unknown key" + (f"; expected one of: {', '.join(fields)}" if fields else "")
+            msg += f". Did you mean {close[0]!r}?" if close else ""
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         got = e.get("input")
@@ -239,12 +263,13 @@ def read_spec(source: str | Path | Mapping[str, Any]) -> Spec:
         where = "spec"
     else:
         path = Path(source)
-        if not path.is_file():
-            raise InvalidSpecError(f"spec file {str(path)!r} does not exist")
+        problem = path_problem(path)
+        if problem is not None:
+            raise InvalidSpecError(f"spec file: {problem}")
         try:
             data = yaml.safe_load(path.read_text())
         except yaml.YAMLError as e:
-            raise InvalidSpecError(f"{path}: not valid YAML: {e}") from None
+            raise InvalidSpecError(f"{path}: not valid YAML at {yaml_problem(e)}") from None
         where = str(path)
     if not isinstance(data, Mapping):
         raise InvalidSpecError(

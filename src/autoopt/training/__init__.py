@@ -19,6 +19,7 @@ from autoopt.training._device import resolve_device
 from autoopt.training._evaluate import evaluate_model
 from autoopt.training._loop import Reporter, fit
 from autoopt.training._optim import OPTIMIZERS, build_optimizer, list_optimizers
+from autoopt.training._progress import EpochListener, epoch_listener, listen_epochs
 from autoopt.training._result import FitResult
 from autoopt.training._resume import RESUME_NAME
 from autoopt.training._schedule import SCHEDULES, Schedule, build_schedule, list_schedules
@@ -29,6 +30,9 @@ __all__ = [
     "RESUME_NAME",
     "TrainConfig",
     "coerce_config",
+    "EpochListener",
+    "epoch_listener",
+    "listen_epochs",
     "fit",
     "FitResult",
     "Reporter",

@@ -22,6 +22,7 @@ from autoopt.training._evaluate import evaluate_batches
 from autoopt.training._files import CHECKPOINT_NAME, HISTORY_NAME, save_state_dict, write_history
 from autoopt.training._metrics import resolve_metric
 from autoopt.training._optim import build_optimizer
+from autoopt.training._progress import epoch_listener
 from autoopt.training._result import FitResult
 from autoopt.training._resume import load_resume, remove_resume, save_resume
 from autoopt.training._schedule import build_schedule
@@ -174,6 +175,9 @@ class _Trainer:
             self.logger = open_tensorboard(out_dir / "tensorboard")
         stopped_early = False
         first = load_resume(self) if self.resumable else 0
+        listener = epoch_listener()  # a progress display, when one is listening (autoopt's CLI)
+        if listener is not None:
+            listener.start(cfg.epochs, self.metric)
         try:
             for epoch in range(first, cfg.epochs):
                 lr = float(self.optimizer.param_groups[0]["lr"])
@@ -214,6 +218,8 @@ class _Trainer:
                 stop = self.stopper.update(value, epoch, self.model)
                 if self.resumable:
                     save_resume(self, epoch)
+                if listener is not None:
+                    listener.epoch(epoch, cfg.epochs, record)
                 if self.reporter is not None:
                     self.reporter(float(value), epoch)
                 if stop and epoch < cfg.epochs - 1:
@@ -226,6 +232,8 @@ class _Trainer:
         finally:
             if self.logger is not None:
                 self.logger.close()
+            if listener is not None:
+                listener.end()
         result = self._finish(stopped_early)
         if self.resumable:
             remove_resume(out_dir)
