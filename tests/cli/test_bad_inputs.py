@@ -109,7 +109,8 @@ def _one_error_line(res, expected: str) -> str:
     """The command failed with exactly one ``error:`` line, holding ``expected``, and no traceback."""
     out = res.output
     assert res.exit_code not in (0, None), out
-    assert "Traceback" not in out and res.exception is None or isinstance(res.exception, SystemExit), out
+    assert "Traceback" not in out, out
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
     errors = [line for line in out.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, out
     assert res.stderr.strip().splitlines()[-1] == errors[0], out  # nothing after the one line
