@@ -215,13 +215,18 @@ def test_ctrl_c_keeps_results_and_rerun_resumes(files):
     assert proc.returncode == 130, out
     assert "interrupted" in out and "best params" in out
     res = runner.invoke(app, ["show", str(files / "run"), "--json"])
-    states = [t["state"] for t in json.loads(res.stdout)["trials"]]
-    # The interrupted trial is failed and queued again with its parameters.
-    assert 1 <= states.count("COMPLETE") < 8 and states[-2:] == ["FAIL", "WAITING"]
+    shown = json.loads(res.stdout)["trials"]
+    states = [t["state"] for t in shown]
+    failed = next(t for t in shown if t["state"] == "FAIL")
+    # The interrupted trial is failed and queued again with its parameters; a trial stopped before its
+    # parameters were sampled (a slow machine: Ctrl-C between ask and sampling) has none to queue.
+    assert 1 <= states.count("COMPLETE") < 8
+    assert states[-2:] == ["FAIL", "WAITING"] if failed["params"] else states[-1] == "FAIL"
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     trials = json.loads(runner.invoke(app, ["show", str(files / "run"), "--json"]).stdout)["trials"]
     # The retry ran and only it counts toward the 8 trials: 8 complete plus the interrupted attempt.
     assert [t["number"] for t in trials] == list(range(9)) and trials[0]["state"] == "COMPLETE"
     assert [t["state"] for t in trials].count("COMPLETE") == 8
-    assert trials[len(states) - 1]["params"] == trials[len(states) - 2]["params"]
+    if failed["params"]:
+        assert trials[len(states) - 1]["params"] == trials[len(states) - 2]["params"]
