@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
             from autoopt.search import check_jobs
             from autoopt.training import listen_epochs
 
-            overrides = dict(
+            overrides: dict[str, Any] = dict(
                 trials=trials, timeout=timeout, jobs=jobs, seed=seed, strategy=strategy, scheduler=scheduler
             )
             check_out(out)

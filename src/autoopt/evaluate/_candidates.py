@@ -270,6 +270,7 @@ def _prefer(allowed: Sequence[Candidate], prefer: str) -> Candidate:
 
     if prefer == "accuracy":
         return max(allowed, key=lambda c: (acc(c), -c.size_bytes))
+    best: float
     if prefer == "size":
         best = min(c.size_bytes for c in allowed)
         tied = [c for c in allowed if c.size_bytes <= best * (1.0 + TIE)]

@@ -8,7 +8,6 @@ import time
 import warnings
 from pathlib import Path
 
-import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import (
     BaseStorage,
@@ -17,6 +16,7 @@ from optuna.storages import (
     RDBStorage,
     RetryHeartbeatStaleTrialCallback,
 )
+from optuna.storages.journal import JournalFileBackend
 
 from autoopt.exceptions import StorageError
 
@@ -75,7 +75,7 @@ def open_storage(
             path.parent.mkdir(parents=True, exist_ok=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ExperimentalWarning)
-                return JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+                return JournalStorage(JournalFileBackend(str(path)))
         engine_kwargs: dict[str, object] = {"pool_pre_ping": True}  # a restarted server: reconnect
         if url.startswith("sqlite:///"):
             path = Path(url[len("sqlite:///") :])

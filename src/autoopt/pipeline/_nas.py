@@ -160,9 +160,9 @@ def _ranked(result: TuneResult, k: int) -> list[Any]:
     sign = [1.0 if d == "minimize" else -1.0 for d in result.directions]
     if result.multi_objective:
         front = {r.number for r in result.pareto}
-        rows.sort(key=lambda r: (r.number not in front, sign[0] * r.values[0]))
+        rows.sort(key=lambda r: (r.number not in front, sign[0] * (r.values or [0.0])[0]))
     else:
-        rows.sort(key=lambda r: sign[0] * r.values[0])
+        rows.sort(key=lambda r: sign[0] * (r.values or [0.0])[0])
     return rows[:k]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from optuna.pruners import BasePruner
@@ -134,7 +135,8 @@ class MOASHAPruner(BasePruner):
         trials = study.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         )
-        rows, me = [], -1
+        rows: list[Any] = []
+        me = -1
         for t in trials:
             vec = trial.user_attrs[key] if t.number == trial.number else t.user_attrs.get(key)
             if vec is None:

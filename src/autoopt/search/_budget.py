@@ -24,6 +24,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
@@ -204,7 +205,7 @@ def _used_sql(storage: RDBStorage, study_id: int) -> tuple[int, int]:
     from sqlalchemy import text
 
     with storage.engine.connect() as con:
-        rows = dict(
+        rows: dict[Any, Any] = dict(
             con.execute(
                 text("SELECT state, COUNT(*) FROM trials WHERE study_id = :s GROUP BY state"), {"s": study_id}
             ).all()

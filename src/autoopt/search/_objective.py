@@ -234,7 +234,7 @@ class ObjectiveRunner:
             trial.set_constraint(c.name, c.violation(float(lookup[c.name])))
 
     @staticmethod
-    def _fail(trial: Trial, reason: str, *, tb: str | None = None, **flags: bool) -> TrialOutcome:
+    def _fail(trial: Trial, reason: str, *, tb: str | None = None, **flags: Any) -> TrialOutcome:
         try:
             trial.set_user_attr(REASON_ATTR, reason[:2000])
             if tb:

@@ -324,7 +324,7 @@ def tune(
                 progress.update(study)
             progress.stop()
     fixed = (
-        {p.name: p.value for p in space if not p.condition and p.name not in space.distributions()}
+        {p.name: p.value for p in space if not p.condition and p.name not in space.distributions()}  # type: ignore[union-attr]
         if space
         else {}
     )
@@ -375,7 +375,11 @@ def _create_or_resume(
         existing = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
     except KeyError:
         return optuna.create_study(
-            study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=dirs
+            study_name=name,
+            storage=storage,
+            sampler=sampler,
+            pruner=pruner,
+            directions=dirs,  # type: ignore[arg-type]
         )
     have = [d.name.lower() for d in existing.directions]
     if have != dirs:
@@ -455,7 +459,7 @@ def _run_processes(
     max_retries: int | None = 2,
     storage_patience: float = 60.0,
 ) -> bool:
-    mpc = _mp_context()
+    mpc: Any = _mp_context()
     budget = StudyBudget(total, max_retries=max_retries, ctx=mpc)
     errors = mpc.Queue()
     cfg = LoopConfig(runner, budget, deadline, first_number, max_initial_failures, storage_patience)

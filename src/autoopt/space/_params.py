@@ -41,7 +41,7 @@ class _ParamBase:
     def distribution(self) -> BaseDistribution | None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def with_name(self, name: str) -> _ParamBase:
+    def with_name(self, name: str) -> Any:  # the same Param type as self
         import dataclasses
 
         return dataclasses.replace(self, name=name)

@@ -379,9 +379,9 @@ class RLSampler(BaseSampler):
             sizes = [len(v) for v in values]
             learner: _Reinforce | _QLearning
             if self.algorithm == "reinforce":
-                learner = _Reinforce(sizes, seed=seed, normalize=self.normalize, **self._reinforce_opts)
+                learner = _Reinforce(sizes, seed=seed, normalize=self.normalize, **self._reinforce_opts)  # type: ignore[arg-type]
             else:
-                learner = _QLearning(sizes, seed=seed, normalize=self.normalize, **self._q_opts)
+                learner = _QLearning(sizes, seed=seed, normalize=self.normalize, **self._q_opts)  # type: ignore[arg-type]
             self._controllers[key] = _Controller(names, values, learner)
         return self._controllers[key]
 

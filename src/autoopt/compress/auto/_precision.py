@@ -268,7 +268,9 @@ def _strategy(
     study = optuna.create_study(
         direction="maximize", sampler=make_sampler(strategy, ctx, key="compress.prune.agent")
     )
-    dists = {n: optuna.distributions.CategoricalDistribution(["int8", "fp32"]) for n in names}
+    dists: dict[str, optuna.distributions.BaseDistribution] = {
+        n: optuna.distributions.CategoricalDistribution(["int8", "fp32"]) for n in names
+    }
     for _ in range(episodes):
         trial = study.ask(dists)
         precisions = space.clip([trial.params[n] == "fp32" for n in names], size)

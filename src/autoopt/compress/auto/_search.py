@@ -217,7 +217,9 @@ def _run_strategy(
     ctx = StrategyContext(seed=seed, space=declared, n_trials=episodes, directions=("maximize",))
     sampler = make_sampler(strategy, ctx, key="compress.prune.agent")
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    dists = {n: optuna.distributions.FloatDistribution(0.0, space.max_ratio) for n in names}
+    dists: dict[str, optuna.distributions.BaseDistribution] = {
+        n: optuna.distributions.FloatDistribution(0.0, space.max_ratio) for n in names
+    }
     for ep in range(episodes):
         trial = study.ask(dists)
         proposed = [float(trial.params[n]) for n in names]

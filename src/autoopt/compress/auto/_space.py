@@ -410,11 +410,11 @@ def _check_kind(kind: str) -> None:
 
 
 def _out_features(m: nn.Module) -> int:
-    return m.out_features if isinstance(m, nn.Linear) else int(m.weight.shape[0])
+    return m.out_features if isinstance(m, nn.Linear) else int(m.weight.shape[0])  # type: ignore[index]
 
 
 def _in_features(m: nn.Module) -> int:
-    return m.in_features if isinstance(m, nn.Linear) else int(m.in_channels)
+    return m.in_features if isinstance(m, nn.Linear) else int(m.in_channels)  # type: ignore[arg-type]
 
 
 def _norm_channels(m: nn.Module) -> int:
