@@ -23,7 +23,8 @@ from autoopt.evaluate._evaluate import SPLITS, evaluate_artifact
 from autoopt.evaluate._memory import PeakMemory
 from autoopt.evaluate._predict import evaluate_runner, predict, score, stack_inputs
 from autoopt.evaluate._runners import BACKENDS, OnnxRunner, Runner, TorchRunner, make_runner, onnx_session
-from autoopt.evaluate.latency import LatencyReport, LatencyRow, measure_latency
+from autoopt.evaluate._cpu import cpu_flags, vector_width
+from autoopt.evaluate.latency import LatencyReport, LatencyRow, measure_latency, runner_settings, settings_line
 
 __all__ = [
     "BACKENDS",
@@ -37,6 +38,7 @@ __all__ = [
     "PeakMemory",
     "Runner",
     "TorchRunner",
+    "cpu_flags",
     "evaluate_artifact",
     "evaluate_runner",
     "load_artifact",
@@ -46,6 +48,9 @@ __all__ = [
     "onnx_files",
     "onnx_session",
     "predict",
+    "runner_settings",
     "score",
+    "settings_line",
     "stack_inputs",
+    "vector_width",
 ]
