@@ -19,12 +19,18 @@ Example:
 from __future__ import annotations
 
 from autoopt.evaluate._artifacts import CARD_FILE, Artifact, LoadedRun, load_artifact, load_run, onnx_files
+from autoopt.evaluate._cpu import cpu_flags, vector_width
 from autoopt.evaluate._evaluate import SPLITS, evaluate_artifact
 from autoopt.evaluate._memory import PeakMemory
 from autoopt.evaluate._predict import evaluate_runner, predict, score, stack_inputs
 from autoopt.evaluate._runners import BACKENDS, OnnxRunner, Runner, TorchRunner, make_runner, onnx_session
-from autoopt.evaluate._cpu import cpu_flags, vector_width
-from autoopt.evaluate.latency import LatencyReport, LatencyRow, measure_latency, runner_settings, settings_line
+from autoopt.evaluate.latency import (
+    LatencyReport,
+    LatencyRow,
+    measure_latency,
+    runner_settings,
+    settings_line,
+)
 
 __all__ = [
     "BACKENDS",

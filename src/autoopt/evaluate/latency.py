@@ -121,15 +121,17 @@ def settings_line(settings: dict[str, Any]) -> str:
     if not settings:
         return ""
     if "ort_version" in settings:
+        intra = settings["intra_op_threads"] or "default"
+        inter = settings["inter_op_threads"] or "default"
         head = (
             f"onnxruntime {settings['ort_version']}, {settings['graph_optimization_level']}, "
-            f"{settings['intra_op_threads'] or 'default'} intra-op / {settings['inter_op_threads'] or 'default'} "
-            f"inter-op thread(s), {settings['execution_mode']}"
+            f"{intra} intra-op / {inter} inter-op thread(s), {settings['execution_mode']}"
         )
     else:
         head = (
             f"torch {settings.get('torch_version')} {settings.get('mode', 'eager')}, "
-            f"{settings.get('intra_op_threads')} intra-op / {settings.get('inter_op_threads')} inter-op thread(s)"
+            f"{settings.get('intra_op_threads')} intra-op / "
+            f"{settings.get('inter_op_threads')} inter-op thread(s)"
         )
     flags = " ".join(settings.get("cpu_flags") or []) or "none detected"
     return f"{head}; CPU {flags}"

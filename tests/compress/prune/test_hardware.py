@@ -64,7 +64,9 @@ def test_rounding_goes_to_the_nearest_multiple() -> None:
 def test_nothing_left_to_prune_says_which_setting_to_change(tiny) -> None:
     from autoopt.compress import CompressionError
 
-    with pytest.raises(CompressionError, match=r"round_to 16 and min_channels 16 .* lower compress.prune.min_channels"):
+    with pytest.raises(
+        CompressionError, match=r"round_to 16 and min_channels 16 .* lower compress.prune.min_channels"
+    ):
         prune(tiny("cnn"), {"ratio": 0.5, "round_to": 16, "min_channels": 16}, input_shape=SHAPE)
 
 

@@ -96,7 +96,9 @@ def channel_targets(
     """
     dg = pruner.DG
     out: list[ChannelTarget] = []
-    for group in dg.get_all_groups(ignored_layers=pruner.ignored_layers, root_module_types=pruner.root_module_types):
+    for group in dg.get_all_groups(
+        ignored_layers=pruner.ignored_layers, root_module_types=pruner.root_module_types
+    ):
         root = group[0].dep.target.module
         channels = dg.get_out_channels(root)
         if not channels:
@@ -104,7 +106,8 @@ def channel_targets(
         members = [
             dep.target.module
             for dep, _ in group
-            if isinstance(dep.target.module, (*_CONV, nn.Linear)) and dg.is_out_channel_pruning_fn(dep.handler)
+            if isinstance(dep.target.module, (*_CONV, nn.Linear))
+            and dg.is_out_channel_pruning_fn(dep.handler)
         ]
         members = list(dict.fromkeys([root, *members]))
         if global_counts is not None:

@@ -108,7 +108,9 @@ class PruneReport:
         """One line: ``l2 layer 0.5: params 5122 -> 1382 (27.0%), MACs ...`` or ``SKIPPED: reason``."""
         head = f"{self.criterion} {self.scope} {self.ratio:g}"
         if self.effective_ratio is not None:
-            head += f" (effective {self.effective_ratio:.3g}, round_to {self.round_to}, min {self.min_channels})"
+            head += (
+                f" (effective {self.effective_ratio:.3g}, round_to {self.round_to}, min {self.min_channels})"
+            )
         if self.skipped is not None:
             return f"{head}: SKIPPED: {self.skipped}"
         return (

@@ -19,7 +19,6 @@ from torch import nn
 from autoopt.compress.prune._config import PruneConfig
 from autoopt.compress.prune._errors import CompressionError
 from autoopt.compress.prune._finetune import TaskFactory, finetune
-from autoopt.compress.prune._hardware import channel_targets, exact_ratio, resolve_round_to
 from autoopt.compress.prune._graph import (
     build_pruner,
     find_breaking_layers,
@@ -27,6 +26,7 @@ from autoopt.compress.prune._graph import (
     run_checked,
     untraced_layers,
 )
+from autoopt.compress.prune._hardware import channel_targets, exact_ratio, resolve_round_to
 from autoopt.compress.prune._importance import Criterion, accumulate_gradients, criteria
 from autoopt.compress.prune._report import PruneReport, StepRecord
 from autoopt.exceptions import InvalidSpecError
