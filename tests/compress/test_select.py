@@ -159,3 +159,20 @@ def test_plan_errors_name_the_key(plan, message) -> None:
 def test_candidate_options_are_checked_before_anything_runs(plan, message) -> None:
     with pytest.raises(InvalidSpecError, match=message):
         PlanConfig.from_spec(plan)
+
+
+def test_rows_end_with_what_ships_after_its_fp32_source() -> None:
+    from autoopt.compress._plan import _rows_ending_with
+
+    base = Candidate(_row("baseline (fp32)", 0.9, None, 1.0))
+    q = Candidate(_row("quantize (static) of the baseline", 0.9, 0.0, 0.5), "int8", source="baseline (fp32)")
+    pruned = Candidate(_row("prune 0.5 (fp32)", 0.9, 0.0, 0.7))
+    rows = _rows_ending_with(q, [base, q, pruned])
+    assert [r.step for r in rows] == [
+        "baseline (fp32)",
+        "prune 0.5 (fp32)",
+        "source of the shipped model: baseline (fp32)",
+        "quantize (static) of the baseline",
+    ]
+    rows = _rows_ending_with(base, [base, q, pruned])
+    assert rows[-1].step == "shipped: baseline (fp32)" and "quantize" not in rows[-1].step

@@ -366,13 +366,13 @@ def _rows_ending_with(chosen: Candidate, candidates: list[Candidate]) -> list[St
             chain.insert(0, src)
     rows = [candidates[0].row] + [c.row for c in candidates[1:] if c not in chain]
     tail = [c.row for c in chain]
-    if tail[0] is candidates[0].row:  # the INT8 model of the baseline: repeat the baseline as its source
-        tail[0] = copy.copy(tail[0])
-        tail[0].step = f"source of the shipped model: {tail[0].step}"
-    elif chosen is candidates[0]:
+    if chosen is candidates[0]:
         tail = [copy.copy(chosen.row)]
         tail[0].step = f"shipped: {chosen.step}"
         tail[0].note = "no compressed candidate is faster within max_accuracy_drop"
+    elif tail[0] is candidates[0].row:  # the INT8 model of the baseline: repeat the baseline as its source
+        tail[0] = copy.copy(tail[0])
+        tail[0].step = f"source of the shipped model: {tail[0].step}"
     return rows + tail
 
 
