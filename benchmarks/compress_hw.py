@@ -91,7 +91,11 @@ class MobileNetV2(AutoOptModel):
             return max(8, int(c * width + 4) // 8 * 8)
 
         stem = ch(32)
-        layers: list[nn.Module] = [nn.Conv2d(in_ch, stem, 3, 2, 1, bias=False), nn.BatchNorm2d(stem), nn.ReLU6(True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_ch, stem, 3, 2, 1, bias=False),
+            nn.BatchNorm2d(stem),
+            nn.ReLU6(True),
+        ]
         cin = stem
         for t, c, n, s in self.SETTINGS:
             for i in range(n):
@@ -131,7 +135,14 @@ def train(case: str, seed: int) -> tuple[nn.Module, Any, float, dict[str, Any]]:
     data = load_data({**data_cfg, "seed": seed})
     torch.manual_seed(seed)
     model = factory(data.meta)
-    cfg = {"epochs": epochs, "lr": 3e-3, "device": "cpu", "seed": seed, "schedule": "cosine", "batch_size": 128}
+    cfg = {
+        "epochs": epochs,
+        "lr": 3e-3,
+        "device": "cpu",
+        "seed": seed,
+        "schedule": "cosine",
+        "batch_size": 128,
+    }
     weights = CACHE / f"{case}_s{seed}.pt"
     t0 = time.time()
     if weights.is_file():
@@ -188,18 +199,26 @@ def table(results: list[dict[str, Any]]) -> str:
         out.append(f"\n#### {case} ({len(runs)} seed(s): {', '.join(str(r['seed']) for r in runs)})\n")
         out.append(
             "| candidate | test acc. | drop (pp) | params | MACs | size (KiB) | b1 p50 ms | b64 p50 ms "
-            "| size ratio | b1 speed-up | b64 speed-up | selected |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "| size ratio | b1 speed-up | b64 speed-up | selected |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"
         )
-        steps = [r["step"] for r in runs[0]["rows"]]
+        renamed = ("shipped: ", "source of the shipped model: ")
+        steps = [r["step"] for r in runs[0]["rows"] if not r["step"].startswith(renamed)]
         ref = [r["reference"] for r in runs if r.get("reference")]
         for step in steps:
-            rows = [next(x for x in r["rows"] if x["step"] == step) for r in runs if any(x["step"] == step for x in r["rows"])]
+            rows = [
+                next(x for x in r["rows"] if x["step"] == step)
+                for r in runs
+                if any(x["step"] == step for x in r["rows"])
+            ]
             base = [r["rows"][0] for r in runs]
             sel = sum(1 for r in runs if r["selected"] == step)
             cells = [
                 step,
                 f"{_med([x['accuracy'] for x in rows]):.4f}",
-                "-" if rows[0]["accuracy_drop_pp"] is None else f"{_med([x['accuracy_drop_pp'] for x in rows]):+.2f}",
+                "-"
+                if rows[0]["accuracy_drop_pp"] is None
+                else f"{_med([x['accuracy_drop_pp'] for x in rows]):+.2f}",
                 f"{int(_med([x['params'] for x in rows])):,}",
                 f"{int(_med([x['macs'] for x in rows])):,}",
                 f"{_med([x['size_bytes'] for x in rows]) / 1024:.1f}",
@@ -218,9 +237,25 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{_med([x['latency_ms']['64']['p50'] for x in ref]):.2f} | - | - | - | - |"
             )
         r0 = runs[0]
+        shipped = []
+        for r in runs:
+            row = next(x for x in r["rows"] if x["step"] == r["selected"])
+            base = r["rows"][0]
+            shipped.append(
+                (
+                    row["speedup"].get("1", 1.0),
+                    base["size_bytes"] / row["size_bytes"],
+                    row["accuracy_drop_pp"] or 0.0,
+                )
+            )
         out.append(
-            f"\nTraining: {r0['train']['epochs']} epochs (Adam lr 3e-3 cosine, batch 128); plan: {json.dumps(r0['plan'])}; "
-            f"wall: train {_med([r['train_s'] for r in runs]):.0f} s, compress {_med([r['compress_s'] for r in runs]):.0f} s "
+            f"\nShipped: {', '.join(repr(r['selected']) for r in runs)}; vs the fp32 ONNX baseline (median): "
+            f"b1 speed-up {_med([x[0] for x in shipped]):.2f}x, file {_med([x[1] for x in shipped]):.2f}x "
+            f"smaller, {_med([x[2] for x in shipped]):+.2f} points."
+        )
+        out.append(
+            f"\nTraining: {r0['train']['epochs']} epochs (Adam lr 3e-3 cosine, batch 128); "
+            f"plan: {json.dumps(r0['plan'])}; compress wall {_med([r['compress_s'] for r in runs]):.0f} s "
             f"per seed (median); {r0['date']}; latency settings: {r0['settings'].get('line', '')}"
         )
     return "\n".join(out)
@@ -248,8 +283,11 @@ def main() -> None:
                     continue
                 r = run(case, seed)
                 out.write_text(json.dumps(r))
-                print(f"{case} seed {seed}: train {r['train_s']} s, compress {r['compress_s']} s, "
-                      f"selected {r['selected']!r}", flush=True)
+                print(
+                    f"{case} seed {seed}: train {r['train_s']} s, compress {r['compress_s']} s, "
+                    f"selected {r['selected']!r}",
+                    flush=True,
+                )
     results = [json.loads(p.read_text()) for p in sorted(CACHE.glob("*.json"))]
     print(table(results))
 

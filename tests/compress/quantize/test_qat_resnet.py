@@ -27,7 +27,9 @@ def _prepare_non_strict(model: torch.nn.Module, x: torch.Tensor) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         graph = torch.export.export(model, (x,), dynamic_shapes=shapes, strict=False).module()
-        quantizer = X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config(is_qat=True))
+        quantizer = X86InductorQuantizer().set_global(
+            get_default_x86_inductor_quantization_config(is_qat=True)
+        )
         prepare_qat_pt2e(graph, quantizer)
 
 
