@@ -512,7 +512,7 @@ def format_rows(rows: Sequence[StepRow]) -> list[list[str]]:
                 "-" if r.accuracy_drop_pp is None else f"{r.accuracy_drop_pp:+.2f}",
                 f"{r.params:,}",
                 f"{r.macs:,}",
-                f"{r.size_bytes / 1024:.1f} KiB",
+                f"{r.size_bytes / 1024:.1f} KiB" if r.size_bytes else "-",
                 *[_p50_p95(lat.get(b, {})) for b in ("1", "64")],
                 *[f"{r.speedup.get(b, 1.0):.2f}x" for b in ("1", "64")],
                 ("FLAGGED " if r.flagged else "") + r.note,
