@@ -154,11 +154,13 @@ def train(case: str, seed: int) -> tuple[nn.Module, Any, float, dict[str, Any]]:
     return model.eval(), data, time.time() - t0, cfg
 
 
-def run(case: str, seed: int) -> dict[str, Any]:
+def run(case: str, seed: int, ratios: list[float] | None = None, ft: int | None = None) -> dict[str, Any]:
     from autoopt.compress import run_plan
 
     model, data, train_s, cfg = train(case, seed)
-    _, _, _, ratios, ft_epochs = CASES[case]
+    _, _, _, default_ratios, default_ft = CASES[case]
+    ratios = ratios or default_ratios
+    ft_epochs = default_ft if ft is None else ft
     plan = {
         "select": {"ratios": ratios, "finetune": {"epochs": ft_epochs, "distill": True}, "quantize": QUANT},
         "latency_repeats": 100,
@@ -267,6 +269,8 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(CASES))
     ap.add_argument("--train-only", action="store_true", help="train and cache the fp32 models only")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--ratios", default="", help="override the case's prune ratios, e.g. 0.5,0.7")
+    ap.add_argument("--ft-epochs", type=int, default=None, help="override the case's fine-tuning epochs")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for training")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -281,7 +285,8 @@ def main() -> None:
                     continue
                 if out.exists():
                     continue
-                r = run(case, seed)
+                ratios = [float(x) for x in args.ratios.split(",")] if args.ratios else None
+                r = run(case, seed, ratios, args.ft_epochs)
                 out.write_text(json.dumps(r))
                 print(
                     f"{case} seed {seed}: train {r['train_s']} s, compress {r['compress_s']} s, "
