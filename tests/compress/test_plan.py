@@ -122,12 +122,21 @@ def test_prune_finetune_quantize_plan(trained, tmp_path):
         "max_accuracy_drop": 100,
     }
     res = run_plan(model, data, plan, out_dir=tmp_path, train_config={"device": "cpu", "lr": 0.01})
-    base, final = res.rows[0], res.rows[-1]
-    assert final.step == "3. quantize" and res.final_path.suffix == ".onnx"
+    base = res.rows[0]
+    final = next(r for r in res.rows if r.step == "3. quantize")
+    assert Path(final.path).suffix == ".onnx"
     # ~3.6x fewer weights, each 4x smaller; on a model this tiny QDQ scales and graph overhead keep the
     # file at ~1/2.6 of the baseline (the benchmark measures realistic sizes).
     assert final.size_bytes * 2 < base.size_bytes and final.params < base.params
     assert final.accuracy is not None and not final.flagged
+    # What ships is the INT8 model unless it measured slower than its fp32 source (then the source).
+    int8 = next(c for c in res.candidates if c.step == "3. quantize")
+    assert int8.source == "2. finetune" and "int8_vs_fp32_b1_ms" in int8.plan
+    if int8.rejected:
+        assert res.rows[-1].step == "shipped: 2. finetune" and res.selected.step == "2. finetune"
+        assert res.final_path == Path(res.rows[2].path)
+    else:
+        assert res.rows[-1] is final and res.final_path == Path(final.path)
 
 
 def test_quantize_must_be_last():

@@ -80,3 +80,28 @@ def test_peak_memory_sees_native_allocations():
         assert 60 <= mem.peak_mb < 200
     else:  # ru_maxrss is a lower bound
         assert mem.peak_mb >= 0
+
+
+def test_reports_carry_their_settings(tmp_path) -> None:
+    import onnxruntime as ort
+    import torch
+    from torch import nn
+
+    from autoopt.evaluate import cpu_flags, measure_latency, settings_line
+    from autoopt.export import export_onnx
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2)).eval()
+    path = export_onnx(model, torch.zeros(2, 1, 8, 8), tmp_path / "m.onnx").path
+    onnx_rep = measure_latency(path, batch_sizes=[1], repeats=3, threads=1)
+    s = onnx_rep.settings
+    assert s["ort_version"] == ort.__version__ and s["graph_optimization_level"] == "ORT_ENABLE_ALL"
+    assert (
+        s["intra_op_threads"] == 1 and s["inter_op_threads"] == 1 and s["execution_mode"] == "ORT_SEQUENTIAL"
+    )
+    assert s["cpu_flags"] == list(cpu_flags())
+    assert onnx_rep.to_dict()["settings"] == s
+    line = settings_line(s)
+    assert line.startswith(f"onnxruntime {ort.__version__}, ORT_ENABLE_ALL, 1 intra-op / 1 inter-op")
+    eager = measure_latency(model, (1, 8, 8), batch_sizes=[1], repeats=3, threads=1).settings
+    assert eager["mode"] == "eager" and eager["intra_op_threads"] == 1 and "torch_version" in eager
+    assert settings_line(eager).startswith("torch ")

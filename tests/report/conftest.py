@@ -28,7 +28,7 @@ TINY = {
         "space": {"training.lr": {"low": 5e-3, "high": 5e-2, "log": True}, "model.channels": [4, 8]},
     },
     "compress": {
-        "steps": [{"prune": {"ratio": 0.5}}, {"finetune": {"epochs": 1}}],
+        "steps": [{"prune": {"ratio": 0.5, "round_to": 1, "min_channels": 1}}, {"finetune": {"epochs": 1}}],
         "latency_repeats": 3,
         "max_accuracy_drop": 100.0,
     },

@@ -358,9 +358,11 @@ def compress_cmd(
             table = Table(title=f"compression of {res.source} (ONNX Runtime, test split)")
             for h in TABLE_HEADER:
                 table.add_column(h)
-            for r in format_rows(rows):
+            reference = [res.plan.reference] if res.plan.reference is not None else []
+            for r in format_rows([*rows, *reference]):
                 table.add_row(*r)
             console.print(table)
+            console.print(f"latency settings: {res.plan.settings.get('line', '')}")
             console.print(f"final model: {res.plan.final_path}")
         if rows[-1].flagged:
             error(

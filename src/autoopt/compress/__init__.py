@@ -1,5 +1,7 @@
 """Compression stages: pruning (:mod:`autoopt.compress.prune`), quantization
-(:mod:`autoopt.compress.quantize`), and the plan that chains them (:func:`run_plan`).
+(:mod:`autoopt.compress.quantize`), and the plan that chains them (:func:`run_plan`): hand-written
+steps, candidate plans (``select``) or a search over plans (``search``), measured on this machine,
+with :func:`select` choosing what ships.
 
 Example:
     >>> from autoopt.compress import CompressionError
@@ -9,11 +11,18 @@ Example:
 
 from __future__ import annotations
 
+from autoopt.compress._candidates import PlanSearchConfig, SelectConfig
 from autoopt.compress._plan import STEP_KINDS, FinetuneConfig, PlanConfig, PlanResult, StepRow, run_plan
+from autoopt.compress._select import Candidate, pareto_front, select
 from autoopt.compress.prune import CompressionError, PruneConfig, SparsityConfig, prune, prune_unstructured
 from autoopt.compress.quantize import QuantizeConfig, quantize, quantize_onnx
 
 __all__ = [
+    "Candidate",
+    "PlanSearchConfig",
+    "SelectConfig",
+    "pareto_front",
+    "select",
     "CompressionError",
     "FinetuneConfig",
     "PlanConfig",

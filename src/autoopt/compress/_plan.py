@@ -1,15 +1,21 @@
-"""A compression plan: steps (prune, sparsity, finetune, quantize) applied in order, each measured.
+"""A compression plan: steps (prune, sparsity, finetune, quantize) applied in order, each measured;
+or candidate plans (``select``) or a search over plans (``search``), chosen by measured latency.
 
-Every step writes its model and one metrics row: accuracy of the deployable ONNX model itself (and
-its drop vs the fp32 baseline), params, MACs, file size, ONNX Runtime latency p50/p95 at batch 1 and
-64 through the one latency harness, and the speed-up vs the baseline.
+Every model writes one metrics row: accuracy of the deployable ONNX model itself (and its drop vs
+the fp32 baseline), params, MACs, file size, ONNX Runtime latency p50/p95 at batch 1 and 64 through
+the one latency harness, and the speed-up vs the baseline. Every row is also a
+:class:`~autoopt.compress._select.Candidate`; what ships is chosen by
+:func:`~autoopt.compress._select.select`: with ``steps`` the last step, except that an INT8 model
+not faster at batch 1 than its fp32 source is never shipped (the fp32 source is); with ``select`` /
+``search`` the fastest candidate within ``max_accuracy_drop``. A PyTorch eager row of the input
+model is measured as a reference, and the rows carry the latency settings.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,16 +23,25 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
+from autoopt.compress._candidates import (
+    Context,
+    PlanSearchConfig,
+    SelectConfig,
+    clone,
+    run_search,
+    run_select,
+)
+from autoopt.compress._measure import Meter, StepRow
+from autoopt.compress._select import Candidate, select
 from autoopt.compress.prune import CompressionError, PruneConfig, SparsityConfig, prune, prune_unstructured
 from autoopt.data import DataBundle
-from autoopt.evaluate import evaluate_artifact, measure_latency
 from autoopt.exceptions import InvalidSpecError
 from autoopt.export import ExportError, export_onnx
 from autoopt.io import write_json
 from autoopt.models import count_macs, count_params, save_checkpoint
 from autoopt.training import TrainConfig, fit
 
-__all__ = ["FinetuneConfig", "PlanConfig", "PlanResult", "StepRow", "run_plan", "STEP_KINDS"]
+__all__ = ["Candidate", "FinetuneConfig", "PlanConfig", "PlanResult", "StepRow", "run_plan", "STEP_KINDS"]
 
 STEP_KINDS = ("prune", "sparsity", "finetune", "quantize")
 
@@ -63,11 +78,20 @@ class PlanConfig(BaseModel):
         latency_batch_sizes: batch sizes of the latency columns.
         latency_repeats: timed runs per batch size.
         threads: ONNX Runtime intra-op threads for the measurements.
+        select: candidate plans measured on this machine (:class:`SelectConfig`); instead of ``steps``.
+        search: a search over plans (:class:`PlanSearchConfig`); instead of ``steps``.
+        reference: also time the input model in PyTorch eager mode (a reference row).
+        int8_check_rounds: interleaved timing rounds that decide whether an INT8 model is faster than
+            its fp32 source.
     """
 
     model_config = ConfigDict(extra="forbid")
     source: str | None = None
     steps: list[dict[str, Any]] = Field(default_factory=list)
+    select: SelectConfig | None = None
+    search: PlanSearchConfig | None = None
+    reference: bool = True
+    int8_check_rounds: int = Field(3, ge=1)
     on_error: Literal["stop", "skip"] = "stop"
     max_accuracy_drop: float = Field(1.0, ge=0)
     latency_batch_sizes: list[int] = Field(default_factory=lambda: [1, 64])
@@ -82,8 +106,14 @@ class PlanConfig(BaseModel):
             cfg = cls.model_validate(dict(section or {}))
         except ValidationError as exc:
             raise InvalidSpecError(errors=[_line(key, e) for e in exc.errors()]) from None
-        if not cfg.steps:
-            errors.append(f"{key}.steps: give at least one step ({', '.join(STEP_KINDS)})")
+        given = [k for k in ("steps", "select", "search") if getattr(cfg, k)]
+        if not given:
+            errors.append(
+                f"{key}.steps: give at least one step ({', '.join(STEP_KINDS)}), or {key}.select "
+                f"(candidate plans) or {key}.search (a search over plans)"
+            )
+        elif len(given) > 1:
+            errors.append(f"{key}: give one of steps, select, search; got {', '.join(given)}")
         for i, step in enumerate(cfg.steps):
             where = f"{key}.steps[{i}]"
             if not isinstance(step, Mapping) or len(step) != 1:
@@ -111,6 +141,27 @@ class PlanConfig(BaseModel):
                 errors += [
                     f"{where}.{m}" if not m.startswith("compress.") else m for m in (e.errors or [str(e)])
                 ]
+        for name, sub in (("select", cfg.select), ("search", cfg.search)):
+            if sub is None:
+                continue
+            checks = [("prune", {**sub.prune, "ratio": 0.5})]
+            if name == "select" and sub.quantize:
+                checks.append(("quantize", sub.quantize))
+            for kind, options in checks:
+                try:
+                    step_config(kind, options)
+                except InvalidSpecError as e:
+                    errors += [
+                        m.replace(f"compress.{kind}.", f"{key}.{name}.{kind}.", 1)
+                        for m in (e.errors or [str(e)])
+                    ]
+            if name == "search":
+                from autoopt.strategies import strategies
+
+                try:
+                    strategies.get(sub.strategy, key=f"{key}.search.strategy")
+                except Exception as e:  # noqa: BLE001 - the registry's own message names the valid ones
+                    errors.append(str(e))
         if errors:
             raise InvalidSpecError(errors=errors)
         return cfg
@@ -153,70 +204,30 @@ def step_config(kind: str, options: Any) -> Any:
 
 
 @dataclass
-class StepRow:
-    """One row of the compression table."""
-
-    step: str
-    accuracy: float | None
-    accuracy_drop_pp: float | None
-    params: int
-    macs: int
-    size_bytes: int
-    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
-    speedup: dict[str, float] = field(default_factory=dict)
-    path: str = ""
-    note: str = ""
-    flagged: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
 class PlanResult:
-    """The table of a plan, the final artifact and the last PyTorch model."""
+    """What a compression run measured and what ships.
+
+    Attributes:
+        rows: the table, baseline first; the last row is what ships (its fp32 source is the row
+            before it when it is INT8).
+        final_path: the ONNX file that ships.
+        model: the torch model that ships (for an INT8 model: the fp32 model it was made from).
+        reports: per-step reports (pruning, quantization, the search).
+        candidates: every model measured (baseline included), with ``feasible``/``pareto``/
+            ``selected``/``rejected`` marks and the in-memory torch model.
+        selected: the candidate that ships.
+        reference: the PyTorch eager row of the input model (``None`` when ``reference: false``).
+        settings: the latency settings of the ONNX Runtime rows (``line``: printable).
+    """
 
     rows: list[StepRow]
     final_path: Path
     model: nn.Module
     reports: dict[str, Any] = field(default_factory=dict)
-
-
-def _score_key(data: DataBundle) -> str:
-    return "accuracy" if data.meta.task == "classification" else "mse"
-
-
-class _Meter:
-    """Measures an ONNX artifact the same way for every row."""
-
-    def __init__(self, data: DataBundle, cfg: PlanConfig) -> None:
-        self.data, self.cfg = data, cfg
-        self.key = _score_key(data)
-        self.baseline: StepRow | None = None
-
-    def row(self, name: str, onnx_path: Path, params: int, macs: int, note: str = "") -> StepRow:
-        scores = evaluate_artifact(onnx_path, self.data, threads=self.cfg.threads)
-        lat = measure_latency(
-            onnx_path,
-            batch_sizes=self.cfg.latency_batch_sizes,
-            repeats=self.cfg.latency_repeats,
-            threads=self.cfg.threads,
-        )
-        latency = {str(r.batch_size): {"p50": r.p50_ms, "p95": r.p95_ms} for r in lat.rows}
-        score = scores.get(self.key)
-        drop = None
-        if self.baseline is not None and score is not None and self.baseline.accuracy is not None:
-            sign = 1.0 if self.key == "accuracy" else -1.0
-            drop = round(sign * (self.baseline.accuracy - score) * (100 if self.key == "accuracy" else 1), 3)
-        speedup = {}
-        if self.baseline is not None:
-            for b, v in latency.items():
-                base = self.baseline.latency_ms.get(b, {}).get("p50")
-                if base and v["p50"] > 0:
-                    speedup[b] = round(base / v["p50"], 2)
-        return StepRow(
-            name, score, drop, params, macs, int(scores["size_bytes"]), latency, speedup, str(onnx_path), note
-        )
+    candidates: list[Candidate] = field(default_factory=list)
+    selected: StepRow | None = None
+    reference: StepRow | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def run_plan(
@@ -253,7 +264,7 @@ def run_plan(
     )
     shape = tuple(data.meta.input_shape)
     example = torch.zeros(1, *shape)
-    meter = _Meter(data, cfg)
+    meter = Meter(data, cfg.latency_batch_sizes, cfg.latency_repeats, cfg.threads)
     original = copy.deepcopy(model).eval()
     current = copy.deepcopy(model).eval()
 
@@ -271,7 +282,115 @@ def run_plan(
     rows.append(meter.baseline)
     if on_step:
         on_step(meter.baseline)
-    last_path = base_path
+    baseline = Candidate(meter.baseline, "fp32", original, None, {"ratio": 0.0, "quantize": "none"})
+    reference = None
+    if cfg.reference:
+        reference = meter.reference(original, shape, count_params(original), count_macs(original, shape))
+    ctx = Context(original, data, meter, out, train_cfg, shape, base_path, on_step, reports)
+    if cfg.select is not None or cfg.search is not None:
+        if cfg.select is not None:
+            candidates = [baseline, *run_select(ctx, cfg.select)]
+        else:
+            found, summary = run_search(ctx, cfg.search, meter.key)  # type: ignore[arg-type]
+            candidates = [baseline, *found]
+            reports["search"] = summary
+        _reject_slow_int8(candidates, meter, cfg.int8_check_rounds)
+        chosen = select(candidates, cfg.max_accuracy_drop, meter.key)
+        rows = _rows_ending_with(chosen, candidates)
+    else:
+        candidates = [baseline]
+        rows, last = _run_steps(cfg, ctx, current, original, rows, candidates, export)
+        _reject_slow_int8(candidates, meter, cfg.int8_check_rounds)
+        select(candidates, cfg.max_accuracy_drop, meter.key)  # the feasible / Pareto marks
+        # A hand-written plan ships its last step, unless that is an INT8 model slower than its source.
+        chosen = next((c for c in candidates if c.row is last), candidates[-1])
+        if chosen.rejected:
+            slow = chosen
+            chosen = next(c for c in candidates if c.step == slow.source)
+            shipped = copy.copy(chosen.row)
+            shipped.step = f"shipped: {chosen.step}"
+            shipped.note = f"fp32 shipped instead of {slow.step}: {slow.rejected}"
+            rows.append(shipped)
+        for c in candidates:
+            c.selected = c is chosen
+    # The deliverable is the last row: flag it when it lost more than the allowed accuracy.
+    final = rows[-1]
+    final.flagged = final.accuracy_drop_pp is not None and final.accuracy_drop_pp > cfg.max_accuracy_drop
+    shipped_model = chosen.model if chosen.model is not None else current
+    write_json(
+        out / "metrics.json",
+        {
+            "rows": [r.to_dict() for r in rows],
+            "reports": reports,
+            "candidates": [c.to_dict() for c in candidates],
+            "selected": chosen.step,
+            "reference": reference.to_dict() if reference else None,
+            "settings": meter.settings,
+        },
+    )
+    return PlanResult(
+        rows=rows,
+        final_path=chosen.onnx_path,
+        model=shipped_model,
+        reports=reports,
+        candidates=candidates,
+        selected=chosen.row,
+        reference=reference,
+        settings=meter.settings,
+    )
+
+
+def _reject_slow_int8(candidates: list[Candidate], meter: Meter, rounds: int) -> None:
+    """Mark every INT8 candidate that is not faster at batch 1 than its fp32 source (interleaved timing)."""
+    by_step = {c.step: c for c in candidates}
+    for c in candidates:
+        src = by_step.get(c.source or "")
+        if c.precision != "int8" or src is None or c.row.p50(1) is None:
+            continue
+        fp32_ms, int8_ms = meter.compare(src.onnx_path, c.onnx_path, rounds)
+        c.plan["int8_vs_fp32_b1_ms"] = [round(int8_ms, 4), round(fp32_ms, 4)]
+        if int8_ms >= fp32_ms:
+            c.rejected = (
+                f"INT8 is not faster than its fp32 source at batch 1 ({int8_ms:.3f} vs {fp32_ms:.3f} ms, "
+                f"medians of {rounds} interleaved rounds)"
+            )
+            c.row.note = (c.row.note + "; " if c.row.note else "") + "REJECTED: " + c.rejected
+
+
+def _rows_ending_with(chosen: Candidate, candidates: list[Candidate]) -> list[StepRow]:
+    """Baseline first, the shipped candidate last (after its fp32 source when it is INT8)."""
+    chain = [chosen]
+    if chosen.precision == "int8":
+        src = next((c for c in candidates if c.step == chosen.source), None)
+        if src is not None:
+            chain.insert(0, src)
+    rows = [candidates[0].row] + [c.row for c in candidates[1:] if c not in chain]
+    tail = [c.row for c in chain]
+    if chosen is candidates[0]:
+        tail = [copy.copy(chosen.row)]
+        tail[0].step = f"shipped: {chosen.step}"
+        tail[0].note = "no compressed candidate is faster within max_accuracy_drop"
+    elif tail[0] is candidates[0].row:  # the INT8 model of the baseline: repeat the baseline as its source
+        tail[0] = copy.copy(tail[0])
+        tail[0].step = f"source of the shipped model: {tail[0].step}"
+    return rows + tail
+
+
+def _run_steps(
+    cfg: PlanConfig,
+    ctx: Context,
+    current: nn.Module,
+    original: nn.Module,
+    rows: list[StepRow],
+    candidates: list[Candidate],
+    export: Callable[[nn.Module, Path], Path],
+) -> tuple[list[StepRow], StepRow]:
+    """The hand-written steps, in order; each measured row also becomes a candidate."""
+    data, meter, out, train_cfg, shape = ctx.data, ctx.meter, ctx.out, ctx.train, ctx.shape
+    reports = ctx.reports if ctx.reports is not None else {}
+    on_step = ctx.on_row
+    last_path = ctx.baseline_path
+    last_fp32 = candidates[0]
     precision_from: Any = None  # an auto prune step that also chooses per-layer precisions
     for i, step in enumerate(cfg.steps, start=1):
         ((kind, options),) = step.items()
@@ -299,7 +418,10 @@ def run_plan(
                     raise CompressionError(
                         f"step {i} (prune) did not prune: {rep.skipped or 'no channel removed'}"
                     )
-                note = f"{sc.criterion}, ratio {sc.ratio}"
+                note = (
+                    f"{sc.criterion}, ratio {sc.ratio} "
+                    f"(effective {rep.effective_ratio}, round_to {rep.round_to})"
+                )
             elif kind == "sparsity":
                 current, rep = prune_unstructured(
                     current, sc, data=data, train_config=train_cfg, teacher=original
@@ -309,7 +431,7 @@ def run_plan(
             elif kind == "finetune":
                 current, note = _finetune(current, original, data, train_cfg, sc, folder)
             else:
-                from autoopt.compress.quantize import quantize_onnx
+                from autoopt.compress.quantize import quantize
 
                 note = sc.mode
                 precision = None
@@ -322,7 +444,10 @@ def run_plan(
                         f", mixed precision ({precision_from.agent}): fp32 layers "
                         f"{precision.fp32_layers or 'none'}, weights {precision.size_fraction:.1%} of fp32"
                     )
-                qres = quantize_onnx(last_path, folder / "model.onnx", data, sc)
+                # QAT fine-tunes the torch model (its own fp32 export is the reference); static and
+                # dynamic quantize the fp32 ONNX file of the previous step.
+                source: Any = current if sc.mode == "qat" else last_path
+                qres = quantize(source, folder / "model.onnx", data, sc, train_config=train_cfg)
                 reports[name] = qres.report.to_dict() if hasattr(qres.report, "to_dict") else {}
                 if precision is not None:
                     reports[name]["precision"] = precision.to_dict()
@@ -330,6 +455,9 @@ def run_plan(
                     name, Path(qres.path), count_params(current), count_macs(current, shape), note
                 )
                 rows.append(row)
+                candidates.append(
+                    Candidate(row, "int8", last_fp32.model, last_fp32.step, {"quantize": sc.mode})
+                )
                 last_path = Path(qres.path)
                 if on_step:
                     on_step(row)
@@ -344,13 +472,12 @@ def run_plan(
         last_path = export(current, folder)
         row = meter.row(name, last_path, count_params(current), count_macs(current, shape), note)
         rows.append(row)
+        last_fp32 = Candidate(row, "fp32", clone(current), None, {"step": kind})
+        candidates.append(last_fp32)
         if on_step:
             on_step(row)
-    # The deliverable is the last row: flag it when it lost more than the allowed accuracy.
-    final = rows[-1]
-    final.flagged = final.accuracy_drop_pp is not None and final.accuracy_drop_pp > cfg.max_accuracy_drop
-    write_json(out / "metrics.json", {"rows": [r.to_dict() for r in rows], "reports": reports})
-    return PlanResult(rows=rows, final_path=last_path, model=current, reports=reports)
+    measured = [r for r in rows if not r.step.endswith("(skipped)")]
+    return rows, measured[-1]
 
 
 def _finetune(
@@ -385,7 +512,7 @@ def format_rows(rows: Sequence[StepRow]) -> list[list[str]]:
                 "-" if r.accuracy_drop_pp is None else f"{r.accuracy_drop_pp:+.2f}",
                 f"{r.params:,}",
                 f"{r.macs:,}",
-                f"{r.size_bytes / 1024:.1f} KiB",
+                f"{r.size_bytes / 1024:.1f} KiB" if r.size_bytes else "-",
                 *[_p50_p95(lat.get(b, {})) for b in ("1", "64")],
                 *[f"{r.speedup.get(b, 1.0):.2f}x" for b in ("1", "64")],
                 ("FLAGGED " if r.flagged else "") + r.note,

@@ -28,11 +28,18 @@ from autoopt.evaluate._candidates import (
     flag_slower_than_source,
     measure_latencies,
 )
+from autoopt.evaluate._cpu import cpu_flags, vector_width
 from autoopt.evaluate._evaluate import SPLITS, evaluate_artifact
 from autoopt.evaluate._memory import PeakMemory
 from autoopt.evaluate._predict import evaluate_runner, predict, score, stack_inputs
 from autoopt.evaluate._runners import BACKENDS, OnnxRunner, Runner, TorchRunner, make_runner, onnx_session
-from autoopt.evaluate.latency import LatencyReport, LatencyRow, measure_latency
+from autoopt.evaluate.latency import (
+    LatencyReport,
+    LatencyRow,
+    measure_latency,
+    runner_settings,
+    settings_line,
+)
 
 __all__ = [
     "BACKENDS",
@@ -53,6 +60,7 @@ __all__ = [
     "PeakMemory",
     "Runner",
     "TorchRunner",
+    "cpu_flags",
     "evaluate_artifact",
     "evaluate_runner",
     "load_artifact",
@@ -62,6 +70,9 @@ __all__ = [
     "onnx_files",
     "onnx_session",
     "predict",
+    "runner_settings",
     "score",
+    "settings_line",
     "stack_inputs",
+    "vector_width",
 ]

@@ -12,6 +12,11 @@ are fixed (``torch.set_num_threads`` for torch and ``.pt2``, restored afterwards
 an order of magnitude. Peak memory is the resident-set high-water mark over warm-up and repeats minus
 the resident set before (see :class:`autoopt.evaluate._memory.PeakMemory`): it counts the native
 buffers of torch and ONNX Runtime, which ``tracemalloc`` would miss.
+
+Every report carries its ``settings`` (:func:`runner_settings`): for ONNX Runtime the graph
+optimization level, intra-/inter-op threads, execution mode and version; for torch the thread
+counts and version; for both the CPU's SIMD flags (AVX2, AVX-512, VNNI, ...). Two latencies are
+only comparable when their settings match.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from autoopt.evaluate._cpu import cpu_flags
 from autoopt.evaluate._memory import PeakMemory
-from autoopt.evaluate._runners import OnnxRunner, make_runner
+from autoopt.evaluate._runners import OnnxRunner, Runner, make_runner
 from autoopt.exceptions import InvalidSpecError
 
-__all__ = ["LatencyRow", "LatencyReport", "measure_latency"]
+__all__ = ["LatencyRow", "LatencyReport", "measure_latency", "runner_settings", "settings_line"]
 
 
 @dataclass
@@ -57,6 +63,7 @@ class LatencyReport:
     memory_method: str
     rows: list[LatencyRow] = field(default_factory=list)
     machine: str = field(default_factory=lambda: f"{platform.machine()} {platform.system()}")
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def row(self, batch_size: int) -> LatencyRow:
         """The row of ``batch_size`` (``KeyError`` when it was not measured)."""
@@ -73,6 +80,61 @@ class LatencyReport:
         rows = d.pop("rows")
         d["batches"] = {str(r.pop("batch_size")): r for r in rows}
         return d
+
+
+def runner_settings(runner: Runner, threads: int | None) -> dict[str, Any]:
+    """The settings a measurement ran under (see the module docstring), JSON-ready.
+
+    Args:
+        runner: the runner that is timed.
+        threads: the intra-op threads asked for (torch; ONNX Runtime reads its session's own).
+    """
+    import torch
+
+    out: dict[str, Any] = {"backend": runner.backend}
+    if isinstance(runner, OnnxRunner):
+        import onnxruntime as ort
+
+        opts = runner.sess.get_session_options()
+        out.update(
+            ort_version=ort.__version__,
+            graph_optimization_level=str(opts.graph_optimization_level).rsplit(".", 1)[-1],
+            intra_op_threads=opts.intra_op_num_threads or None,
+            inter_op_threads=opts.inter_op_num_threads or None,
+            execution_mode=str(opts.execution_mode).rsplit(".", 1)[-1],
+            providers=list(runner.sess.get_providers()),
+        )
+    else:
+        out.update(
+            torch_version=torch.__version__.split("+")[0],
+            mode="eager",
+            intra_op_threads=threads if threads is not None else torch.get_num_threads(),
+            inter_op_threads=torch.get_num_interop_threads(),
+        )
+    out["cpu_flags"] = list(cpu_flags())
+    return out
+
+
+def settings_line(settings: dict[str, Any]) -> str:
+    """One line for printed tables: ``onnxruntime 1.32.0, ORT_ENABLE_ALL, 1 intra-op / 1 inter-op
+    thread(s), ORT_SEQUENTIAL; CPU avx2 avx512_vnni avx512f``."""
+    if not settings:
+        return ""
+    if "ort_version" in settings:
+        intra = settings["intra_op_threads"] or "default"
+        inter = settings["inter_op_threads"] or "default"
+        head = (
+            f"onnxruntime {settings['ort_version']}, {settings['graph_optimization_level']}, "
+            f"{intra} intra-op / {inter} inter-op thread(s), {settings['execution_mode']}"
+        )
+    else:
+        head = (
+            f"torch {settings.get('torch_version')} {settings.get('mode', 'eager')}, "
+            f"{settings.get('intra_op_threads')} intra-op / "
+            f"{settings.get('inter_op_threads')} inter-op thread(s)"
+        )
+    flags = " ".join(settings.get("cpu_flags") or []) or "none detected"
+    return f"{head}; CPU {flags}"
 
 
 def _check(name: str, value: int, low: int) -> None:
@@ -141,6 +203,7 @@ def measure_latency(
     used_threads = runner.threads if isinstance(runner, OnnxRunner) else threads
     rng = np.random.default_rng(seed)
     report = LatencyReport(runner.backend, used_threads, warmup, repeats, list(shape), "vmhwm")
+    report.settings = runner_settings(runner, threads)
     with runner.session(threads):
         for b in batch_sizes:
             prepared = runner.prepare(rng.standard_normal((b, *shape), dtype=np.float32))

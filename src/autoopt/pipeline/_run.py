@@ -510,47 +510,40 @@ def _compress_input(ctx: _Context) -> Candidate:
 
 
 def _step_candidates(ctx: _Context, r: Any, source: Candidate) -> list[Candidate]:
-    """One candidate per measured compression step; the last fp32 model gets a full model dir."""
-    rows = r.plan.rows
-    fp32 = [i for i, row in enumerate(rows) if i > 0 and row.path and "quantize" not in row.step]
+    """One run candidate per model the compress stage measured (its baseline is ``source`` itself).
+
+    The model compress itself selected, when fp32, gets a full model dir (ONNX + .pt2 + weights); the
+    others keep their ONNX file. An INT8 model derives from its fp32 source, an fp32 model from the
+    compress input; compress's own rejection (an INT8 file not faster than its source) blocks it.
+    """
+    import re
+
+    measured = [c for c in r.plan.candidates if c.row.path and c.accuracy is not None]
+    ids: dict[str, str] = {}
     out: list[Candidate] = []
-    parent = source.id
-    for i, row in enumerate(rows):
-        if i == 0 or not row.path or row.accuracy is None:
-            continue  # the baseline row is the source candidate; a skipped step has no model
-        kind = row.step.split(". ", 1)[-1].split(" ", 1)[0]
-        cid = f"compress_{i}_{kind}"
-        int8 = "quantize" in row.step
-        label = f"compress {row.step}"
-        notes = [row.note] if row.note else []
-        if fp32 and i == fp32[-1]:
+    for i, c in enumerate(measured):
+        if i == 0 and c.step.startswith("baseline"):
+            ids[c.step] = source.id
+            continue
+        cid = f"compress_{re.sub(r'[^a-z0-9]+', '_', c.step.lower()).strip('_')}"
+        while cid in ids.values():
+            cid += "_"
+        ids[c.step] = cid
+        parent = ids.get(c.source or "", source.id) if c.precision == "int8" else source.id
+        notes = [c.row.note] if c.row.note else []
+        if c.selected and c.precision == "fp32" and c.model is not None:
             cand = torch_candidate(
-                cid,
-                label,
-                "compress",
-                r.plan.model,
-                ctx.data,
-                ctx.run_dir,
-                builder=None,
-                derived_from=parent,
-                notes=notes,
-            )
+                cid, f"compress {c.step}", "compress", c.model, ctx.data, ctx.run_dir, builder=None,
+                derived_from=parent, notes=notes,
+            )  # fmt: skip
         else:
             cand = onnx_candidate(
-                cid,
-                label,
-                "compress",
-                Path(row.path),
-                ctx.data,
-                score=row.accuracy,
-                params=row.params,
-                macs=row.macs,
-                precision="int8" if int8 else "fp32",
-                derived_from=parent,
-                notes=notes,
-            )
+                cid, f"compress {c.step}", "compress", c.onnx_path, ctx.data, score=c.accuracy,
+                params=c.row.params, macs=c.row.macs, precision=c.precision, derived_from=parent, notes=notes,
+            )  # fmt: skip
+        if c.rejected:
+            cand.flags.append(f"blocked: {c.rejected}")
         out.append(cand)
-        parent = cid
     return out
 
 

@@ -37,8 +37,10 @@ def test_plan_searches_applies_finetunes_quantizes_and_reports(tiny_resnet, digi
     res = run_plan(
         tiny_resnet, digits_full, plan, out_dir=tmp_path, train_config={"epochs": 1, "device": "cpu"}
     )
-    base, pruned, tuned, quant = res.rows
-    assert [r.step for r in res.rows] == ["baseline (fp32)", "1. prune", "2. finetune", "3. quantize"]
+    base, pruned, tuned, quant = res.rows[:4]
+    assert [r.step for r in res.rows[:4]] == ["baseline (fp32)", "1. prune", "2. finetune", "3. quantize"]
+    # an INT8 model measured slower than its fp32 source is not shipped: the source is, in a last row
+    assert [r.step for r in res.rows[4:]] in ([], ["shipped: 2. finetune"])
     assert pruned.macs <= 0.5 * base.macs and pruned.params < base.params
     assert "policy auto (tpe, 6 evaluations" in pruned.note
     search = res.reports["1. prune"]["search"]

@@ -9,6 +9,9 @@ from autoopt.compress.prune import CompressionError, prune
 from autoopt.exceptions import AutoOptError
 from autoopt.models import count_params
 
+#: hardware-agnostic pruning: these tiny models have 4-16 channels, below the default floor of 16.
+ANY = {"round_to": 1, "min_channels": 1}
+
 SHAPE = (1, 8, 8)
 
 
@@ -59,13 +62,13 @@ def test_error_type_is_exported_and_in_the_hierarchy() -> None:
 
 def test_untraceable_model_raises_naming_the_layer() -> None:
     with pytest.raises(CompressionError, match=r"cannot trace Branchy: layer\(s\) 'rare' were never reached"):
-        prune(Branchy(), {"ratio": 0.5}, input_shape=SHAPE)
+        prune(Branchy(), {**ANY, "ratio": 0.5}, input_shape=SHAPE)
 
 
 def test_skip_returns_the_model_unchanged_and_flags_the_report() -> None:
     model = Branchy()
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    out, report = prune(model, {"ratio": 0.5, "on_error": "skip"}, input_shape=SHAPE)
+    out, report = prune(model, {**ANY, "ratio": 0.5, "on_error": "skip"}, input_shape=SHAPE)
     assert out is model
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     assert report.params_after == report.params_before == count_params(model)
@@ -80,12 +83,12 @@ def test_forward_failure_names_the_failing_layer() -> None:
     with pytest.raises(
         CompressionError, match=r"NeedsTwoInputs does not run on an example batch.*needs a mask"
     ):
-        prune(NeedsTwoInputs(), {"ratio": 0.5}, input_shape=SHAPE)
+        prune(NeedsTwoInputs(), {**ANY, "ratio": 0.5}, input_shape=SHAPE)
 
 
 def test_layer_that_breaks_the_graph_is_excluded_and_the_rest_pruned() -> None:
     model = HardCodedWidth()
-    pruned, report = prune(model, {"ratio": 0.5}, input_shape=SHAPE)
+    pruned, report = prune(model, {**ANY, "ratio": 0.5}, input_shape=SHAPE)
     assert list(report.excluded) == ["c2"]
     assert "breaks the graph" in report.excluded["c2"]
     assert "'head' (Linear)" in report.excluded["c2"]  # where the forward failed
@@ -97,15 +100,15 @@ def test_layer_that_breaks_the_graph_is_excluded_and_the_rest_pruned() -> None:
 def test_nothing_prunable_is_never_reported_as_pruned(tiny) -> None:
     model = tiny("mlp", depth=0)  # only the classifier, which is always kept
     with pytest.raises(CompressionError, match="nothing was pruned"):
-        prune(model, {"ratio": 0.5}, input_shape=SHAPE)
-    out, report = prune(model, {"ratio": 0.5, "on_error": "skip"}, input_shape=SHAPE)
+        prune(model, {**ANY, "ratio": 0.5}, input_shape=SHAPE)
+    out, report = prune(model, {**ANY, "ratio": 0.5, "on_error": "skip"}, input_shape=SHAPE)
     assert out is model and not report.pruned
     assert report.skipped is not None and "nothing was pruned" in report.skipped
 
 
 def test_bn_scale_without_batchnorm_says_which_criteria_work(tiny) -> None:
     with pytest.raises(CompressionError, match=r"'bn-scale' .* MLP has no BatchNorm layer; use 'l1'"):
-        prune(tiny("mlp", batch_norm=False), {"criterion": "bn-scale"}, input_shape=SHAPE)
+        prune(tiny("mlp", batch_norm=False), {**ANY, "criterion": "bn-scale"}, input_shape=SHAPE)
 
 
 def test_report_cannot_claim_pruning_when_sizes_are_equal() -> None:

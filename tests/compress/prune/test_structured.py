@@ -8,6 +8,9 @@ from autoopt.compress.prune import PruneConfig, list_criteria, prune
 from autoopt.models import count_macs, count_params
 from autoopt.training import ClassificationTask, evaluate_model, fit
 
+#: hardware-agnostic pruning: these tiny models have 4-16 channels, below the default floor of 16.
+ANY = {"round_to": 1, "min_channels": 1}
+
 SHAPE = (1, 8, 8)
 X = torch.randn(4, *SHAPE, generator=torch.Generator().manual_seed(0))
 
@@ -21,7 +24,7 @@ def _conv_out(model: nn.Module) -> dict[str, int]:
 def test_every_builder_and_criterion_really_shrinks(tiny, digits, builder: str, criterion: str) -> None:
     model = tiny(builder).eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    pruned, report = prune(model, {"ratio": 0.5, "criterion": criterion}, data=digits)
+    pruned, report = prune(model, {**ANY, "ratio": 0.5, "criterion": criterion}, data=digits)
     assert not pruned.training  # the mode of the input model
     assert report.pruned and report.skipped is None
     assert count_params(pruned) == report.params_after < report.params_before == count_params(model)
@@ -37,7 +40,7 @@ def test_every_builder_and_criterion_really_shrinks(tiny, digits, builder: str, 
 
 def test_resnet_residual_groups_stay_consistent(tiny) -> None:
     model = tiny("resnet")
-    pruned, report = prune(model, {"ratio": 0.5, "criterion": "l1"}, input_shape=SHAPE)
+    pruned, report = prune(model, {**ANY, "ratio": 0.5, "criterion": "l1"}, input_shape=SHAPE)
     ch = _conv_out(pruned)
     # Everything added to the stage-0 residual stream has the same width (stem, conv2 of each block).
     assert ch["stem.0"] == ch["stages.0.0.conv2"] == ch["stages.0.1.conv2"] == 4
@@ -47,7 +50,7 @@ def test_resnet_residual_groups_stay_consistent(tiny) -> None:
 
 
 def test_layer_scope_gives_each_layer_its_ratio(tiny) -> None:
-    cfg = PruneConfig(ratio=0.5, per_layer={"body.0.0": 0.25, "body.2.0": 0.75}, criterion="l2")
+    cfg = PruneConfig(**ANY, ratio=0.5, per_layer={"body.0.0": 0.25, "body.2.0": 0.75}, criterion="l2")
     model = tiny("cnn", blocks=3, channels=16)  # 16, 32, 64 channels
     _, report = prune(model, cfg, input_shape=SHAPE)
     for name, ratio in {"body.0.0": 0.25, "body.1.0": 0.5, "body.2.0": 0.75}.items():
@@ -59,8 +62,8 @@ def test_layer_scope_gives_each_layer_its_ratio(tiny) -> None:
 def test_global_scope_reaches_the_total_and_ranks_across_layers(tiny, digits) -> None:
     model = tiny("cnn", blocks=3, channels=16)
     fit(model, digits, {"epochs": 2, "lr": 0.01, "device": "cpu"})
-    _, glob = prune(model, {"ratio": 0.5, "scope": "global", "criterion": "l1"}, input_shape=SHAPE)
-    _, layer = prune(model, {"ratio": 0.5, "scope": "layer", "criterion": "l1"}, input_shape=SHAPE)
+    _, glob = prune(model, {**ANY, "ratio": 0.5, "scope": "global", "criterion": "l1"}, input_shape=SHAPE)
+    _, layer = prune(model, {**ANY, "ratio": 0.5, "scope": "layer", "criterion": "l1"}, input_shape=SHAPE)
     convs = ["body.0.0", "body.1.0", "body.2.0"]
     total_before = sum(glob.channels[n][0] for n in convs)
     assert abs(sum(glob.channels[n][1] for n in convs) - total_before / 2) <= len(convs)
@@ -70,8 +73,8 @@ def test_global_scope_reaches_the_total_and_ranks_across_layers(tiny, digits) ->
 
 def test_iterative_steps_reach_the_one_shot_target(tiny) -> None:
     model = tiny("resnet")
-    _, once = prune(model, {"ratio": 0.6, "criterion": "l2"}, input_shape=SHAPE)
-    _, steps = prune(model, {"ratio": 0.6, "criterion": "l2", "steps": 3}, input_shape=SHAPE)
+    _, once = prune(model, {**ANY, "ratio": 0.6, "criterion": "l2"}, input_shape=SHAPE)
+    _, steps = prune(model, {**ANY, "ratio": 0.6, "criterion": "l2", "steps": 3}, input_shape=SHAPE)
     assert [h.step for h in steps.history] == [1, 2, 3]
     assert [round(h.ratio, 3) for h in steps.history] == [0.2, 0.4, 0.6]
     params = [h.params for h in steps.history]
@@ -82,13 +85,13 @@ def test_iterative_steps_reach_the_one_shot_target(tiny) -> None:
 
 def test_round_to_keeps_channel_multiples(tiny) -> None:
     model = tiny("cnn", blocks=2, channels=16)
-    _, report = prune(model, {"ratio": 0.3, "round_to": 4}, input_shape=SHAPE)
+    _, report = prune(model, {**ANY, "ratio": 0.3, "round_to": 4}, input_shape=SHAPE)
     assert [report.channels[n][1] % 4 for n in ("body.0.0", "body.1.0")] == [0, 0]
     assert report.pruned
 
 
 def test_ignored_layers_keep_their_channels(tiny) -> None:
-    _, report = prune(tiny("cnn"), {"ratio": 0.5, "ignore": ["body.0"]}, input_shape=SHAPE)
+    _, report = prune(tiny("cnn"), {**ANY, "ratio": 0.5, "ignore": ["body.0"]}, input_shape=SHAPE)
     assert report.channels["body.0.0"] == (8, 8)
     assert report.channels["body.1.0"] == (16, 8)
     assert report.ignored == ["body.0", "head"]
@@ -97,10 +100,10 @@ def test_ignored_layers_keep_their_channels(tiny) -> None:
 def test_random_differs_from_l2_and_is_seeded(tiny, digits) -> None:
     model = tiny("cnn")
     fit(model, digits, {"epochs": 1, "lr": 0.01, "device": "cpu"})
-    l2, _ = prune(model, {"criterion": "l2"}, input_shape=SHAPE)
-    r0, _ = prune(model, {"criterion": "random", "seed": 0}, input_shape=SHAPE)
-    r0b, _ = prune(model, {"criterion": "random", "seed": 0}, input_shape=SHAPE)
-    r1, _ = prune(model, {"criterion": "random", "seed": 1}, input_shape=SHAPE)
+    l2, _ = prune(model, {**ANY, "criterion": "l2"}, input_shape=SHAPE)
+    r0, _ = prune(model, {**ANY, "criterion": "random", "seed": 0}, input_shape=SHAPE)
+    r0b, _ = prune(model, {**ANY, "criterion": "random", "seed": 0}, input_shape=SHAPE)
+    r1, _ = prune(model, {**ANY, "criterion": "random", "seed": 1}, input_shape=SHAPE)
     w = {k: m.body[0][0].weight for k, m in {"l2": l2, "r0": r0, "r0b": r0b, "r1": r1}.items()}
     assert w["l2"].shape == w["r0"].shape
     assert not torch.equal(w["l2"], w["r0"])
@@ -114,7 +117,7 @@ def test_l2_keeps_the_largest_filters(tiny) -> None:
     with torch.no_grad():
         conv.weight.mul_(0.01)
         conv.weight[[1, 3, 4, 6]] *= 1000  # the four largest filters (no BatchNorm to share the score)
-    pruned, _ = prune(model, {"ratio": 0.5, "criterion": "l2"}, input_shape=SHAPE)
+    pruned, _ = prune(model, {**ANY, "ratio": 0.5, "criterion": "l2"}, input_shape=SHAPE)
     torch.testing.assert_close(pruned.body[0][0].weight, conv.weight[[1, 3, 4, 6]])
 
 
@@ -122,7 +125,7 @@ def test_finetuning_recovers_accuracy(tiny, digits) -> None:
     model = tiny("cnn", channels=16)
     fit(model, digits, {"epochs": 6, "lr": 0.01, "device": "cpu", "seed": 0})
     train = {"lr": 0.01, "device": "cpu"}
-    cfg = {"ratio": 0.7, "criterion": "l1"}
+    cfg = {**ANY, "ratio": 0.7, "criterion": "l1"}
     cut, _ = prune(model, cfg, data=digits)
     tuned, report = prune(model, {**cfg, "finetune_epochs": 4}, data=digits, train_config=train)
     acc_cut = evaluate_model(cut, digits.val, device="cpu")["accuracy"]
@@ -140,7 +143,7 @@ def test_teacher_and_custom_task_are_used_for_finetuning(tiny, digits) -> None:
         return ClassificationTask(student)
 
     model = tiny("cnn")
-    cfg = {"ratio": 0.5, "finetune_epochs": 1}
+    cfg = {**ANY, "ratio": 0.5, "finetune_epochs": 1}
     _, report = prune(
         model, cfg, data=digits, train_config={"device": "cpu"}, teacher="original", task_factory=factory
     )
@@ -151,7 +154,7 @@ def test_teacher_and_custom_task_are_used_for_finetuning(tiny, digits) -> None:
 
 
 def test_report_serializes(tiny) -> None:
-    _, report = prune(tiny("resnet"), {"ratio": 0.5}, input_shape=SHAPE)
+    _, report = prune(tiny("resnet"), {**ANY, "ratio": 0.5}, input_shape=SHAPE)
     d = report.to_dict()
     assert d["pruned"] is True and d["channels"]["stem.0"] == [8, 4]
     assert "params 4" in report.summary() or "params" in report.summary()

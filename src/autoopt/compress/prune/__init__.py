@@ -3,7 +3,9 @@
 Structured pruning removes whole channels/filters on Torch-Pruning's dependency graph, so coupled
 layers (residual additions, concatenations, BatchNorm) stay consistent, scored by a registered
 criterion (``l1``, ``l2``, ``taylor``, ``bn-scale``, ``random``), globally or per layer, in one
-shot or in steps with fine-tuning between them. Unstructured pruning zeroes single weights
+shot or in steps with fine-tuning between them. Pruned convs keep a multiple of ``round_to`` channels
+(the machine's vector width by default) and at least ``min_channels`` (16), so ONNX Runtime keeps its
+fast kernels. Unstructured pruning zeroes single weights
 following the AGP schedule while fine-tuning and reports the real fraction of zeros.
 
 Example:
@@ -12,7 +14,8 @@ Example:
     >>> from autoopt.models import build_model
     >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
     >>> net = build_model("cnn", {"blocks": 2, "channels": 8}, meta)
-    >>> small, report = prune(net, PruneConfig(ratio=0.5, criterion="l2"), input_shape=(1, 8, 8))
+    >>> cfg = PruneConfig(ratio=0.5, criterion="l2", round_to=1, min_channels=1)  # any channel count
+    >>> small, report = prune(net, cfg, input_shape=(1, 8, 8))
     >>> report.channels["body.0.0"], small(torch.zeros(1, 1, 8, 8)).shape
     ((8, 4), torch.Size([1, 10]))
 """

@@ -40,7 +40,14 @@ class PruneConfig(_Validated):
             ``finetune_epochs`` of fine-tuning after each.
         finetune_epochs: epochs of ``training.fit`` after each step (0: no fine-tuning); needs data.
         ignore: names of layers whose output channels are kept; the classifier is always kept.
-        round_to: keep channel counts a multiple of this (e.g. 8 for tensor cores); ``None``: any.
+        round_to: keep every pruned conv's channel count a multiple of this; ``auto`` (default):
+            this machine's vector width (16 with AVX-512, 8 with AVX2/NEON), so ONNX Runtime keeps
+            its fast blocked-layout conv kernels; ``1`` or ``None``: any count. The kept count is
+            rounded to the nearest multiple, so the effective ratio differs from ``ratio`` (the
+            report shows both). Linear layers keep the plain ratio.
+        min_channels: no conv keeps fewer output channels than this (raised to a multiple of
+            ``round_to``); a conv with at most this many is kept whole. Default 16: below 16
+            output channels INT8 convs get slower per MAC.
         on_error: ``stop`` raises :class:`CompressionError`; ``skip`` returns the model unchanged
             with ``report.skipped`` saying why.
         taylor_batches: batches of training data whose gradients the ``taylor`` criterion sums.
@@ -65,7 +72,8 @@ class PruneConfig(_Validated):
     steps: int = Field(1, ge=1)
     finetune_epochs: int = Field(0, ge=0)
     ignore: list[str] = Field(default_factory=list)
-    round_to: int | None = Field(None, ge=1)
+    round_to: int | Literal["auto"] | None = "auto"
+    min_channels: int = Field(16, ge=1)
     on_error: Literal["stop", "skip"] = "stop"
     taylor_batches: int = Field(4, ge=1)
     seed: int = Field(0, ge=0)
@@ -74,6 +82,13 @@ class PruneConfig(_Validated):
     @classmethod
     def _ratio_in_range(cls, value: float) -> float:
         return _check_ratio(value)
+
+    @field_validator("round_to")
+    @classmethod
+    def _round_to_positive(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"must be 'auto', null or an integer >= 1; got {value!r}")
+        return value
 
     @field_validator("per_layer")
     @classmethod

@@ -36,7 +36,11 @@ class PruneReport:
 
     Attributes:
         criterion: the importance criterion.
-        ratio: the target channel ratio.
+        ratio: the channel ratio asked for.
+        effective_ratio: the fraction of prunable channels really removed, after rounding to
+            ``round_to`` and the ``min_channels`` floor.
+        round_to: conv channel counts were kept a multiple of this (1: any).
+        min_channels: no conv was pruned below this many channels.
         scope: ``layer`` or ``global``.
         steps: pruning steps.
         params_before: parameters of the input model.
@@ -60,6 +64,9 @@ class PruneReport:
     params_after: int
     macs_before: int
     macs_after: int
+    effective_ratio: float | None = None
+    round_to: int = 1
+    min_channels: int = 1
     channels: dict[str, tuple[int, int]] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     excluded: dict[str, str] = field(default_factory=dict)
@@ -100,6 +107,10 @@ class PruneReport:
     def summary(self) -> str:
         """One line: ``l2 layer 0.5: params 5122 -> 1382 (27.0%), MACs ...`` or ``SKIPPED: reason``."""
         head = f"{self.criterion} {self.scope} {self.ratio:g}"
+        if self.effective_ratio is not None:
+            head += (
+                f" (effective {self.effective_ratio:.3g}, round_to {self.round_to}, min {self.min_channels})"
+            )
         if self.skipped is not None:
             return f"{head}: SKIPPED: {self.skipped}"
         return (

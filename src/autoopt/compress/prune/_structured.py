@@ -26,6 +26,7 @@ from autoopt.compress.prune._graph import (
     run_checked,
     untraced_layers,
 )
+from autoopt.compress.prune._hardware import channel_targets, exact_ratio, resolve_round_to
 from autoopt.compress.prune._importance import Criterion, accumulate_gradients, criteria
 from autoopt.compress.prune._report import PruneReport, StepRecord
 from autoopt.exceptions import InvalidSpecError
@@ -137,7 +138,8 @@ def prune(
         >>> from autoopt.models import build_model
         >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
         >>> net = build_model("resnet", {"stages": 2, "width": 8, "blocks": 1}, meta)
-        >>> small, report = prune(net, {"ratio": 0.5, "criterion": "l1"}, input_shape=(1, 8, 8))
+        >>> cfg = {"ratio": 0.5, "criterion": "l1", "round_to": 1, "min_channels": 1}  # tiny: any count
+        >>> small, report = prune(net, cfg, input_shape=(1, 8, 8))
         >>> report.pruned, report.params_after < report.params_before
         (True, True)
 
@@ -232,8 +234,22 @@ def _prune(
             f"{kind} has no BatchNorm layer; use 'l1', 'l2' or 'taylor'"
         )
 
-    def make_pruner(target: nn.Module, skip: list[str], importance: Any, steps: int) -> Any:
+    round_to = resolve_round_to(cfg.round_to)
+
+    def make_pruner(
+        target: nn.Module, skip: list[str], importance: Any, steps: int, exact: dict[str, float] | None = None
+    ) -> Any:
         modules = dict(target.named_modules())
+        if exact is not None:  # hardware-aware targets: one exact ratio per layer, nothing else pruned
+            return build_pruner(
+                target,
+                example,
+                importance=importance,
+                pruning_ratio=0.0,
+                pruning_ratio_dict={modules[n]: r for n, r in exact.items() if n not in skip},
+                iterative_steps=steps,
+                ignored_layers=[modules[n] for n in skip],
+            )
         return build_pruner(
             target,
             example,
@@ -244,7 +260,6 @@ def _prune(
             max_pruning_ratio=cfg.max_layer_ratio if cfg.scope == "global" else 1.0,
             iterative_steps=steps,
             ignored_layers=[modules[n] for n in skip],
-            round_to=cfg.round_to,
         )
 
     names = {m: n for n, m in work.named_modules()}
@@ -268,6 +283,35 @@ def _prune(
     if excluded:
         scored = _Scored(criterion.build(cfg.seed), names)
         pruner = make_pruner(work, [*ignored, *excluded], scored, cfg.steps)
+    batch_size = coerce_config(train_config).batch_size
+    # Hardware-aware channel counts: decide how many channels each group keeps (the requested or the
+    # globally ranked count, rounded to ``round_to`` and at least ``min_channels``), then prune to
+    # exactly that many.
+    global_counts = None
+    if cfg.scope == "global":
+        if criterion.needs_gradients and data is not None:
+            _with_gradients(work, data, cfg, batch_size, 1)
+        probe = make_pruner(work, [*ignored, *excluded], _Scored(criterion.build(cfg.seed), names), 1)
+        global_counts = {g[0].dep.target.module: len(g[0].idxs) for g in probe.step(interactive=True)}
+        work.zero_grad(set_to_none=True)
+    targets = channel_targets(
+        pruner,
+        names,
+        lambda members: _requested(cfg, [names.get(m, "") for m in members]),
+        round_to=round_to,
+        floor=cfg.min_channels,
+        global_counts=global_counts,
+    )
+    exact = {names[m]: exact_ratio(t.channels, t.kept) for t in targets for m in t.modules if m in names}
+    if targets and not any(t.kept < t.channels for t in targets):
+        raise CompressionError(
+            f"compress.prune: nothing to prune in {kind} at ratio {cfg.ratio}: with round_to {round_to} and "
+            f"min_channels {cfg.min_channels} every conv keeps all its channels (largest conv: "
+            f"{max((t.channels for t in targets if t.conv), default=0)} channels); lower "
+            "compress.prune.min_channels or round_to, or raise the ratio"
+        )
+    scored = _Scored(criterion.build(cfg.seed), names)
+    pruner = make_pruner(work, [*ignored, *excluded], scored, cfg.steps, exact)
 
     if isinstance(teacher, str):
         teacher_model: nn.Module | None = copy.deepcopy(model).eval()
@@ -275,7 +319,6 @@ def _prune(
         teacher_model = teacher
     history: list[StepRecord] = []
     finetune_kind = "none"
-    batch_size = coerce_config(train_config).batch_size
     for step in range(1, cfg.steps + 1):
         if criterion.needs_gradients and data is not None:
             _with_gradients(work, data, cfg, batch_size, step)
@@ -315,9 +358,19 @@ def _prune(
             "set compress.prune.on_error: skip to keep the model unpruned"
         )
     after = out_channels(work)
+    total = sum(t.channels for t in targets)
+    kept = sum(t.kept for t in targets)
+    floored = [t.name for t in targets if t.conv and t.kept == t.channels and t.requested > 0]
+    if floored:
+        notes.append(
+            f"kept whole by round_to {round_to} / min_channels {cfg.min_channels}: {', '.join(floored)}"
+        )
     report = PruneReport(
         criterion=cfg.criterion,
         ratio=cfg.ratio,
+        effective_ratio=round(1.0 - kept / total, 4) if total else 0.0,
+        round_to=round_to,
+        min_channels=cfg.min_channels,
         scope=cfg.scope,
         steps=cfg.steps,
         params_before=params_before,
@@ -332,6 +385,16 @@ def _prune(
         notes=notes,
     )
     return PruneResult(work, report)
+
+
+def _requested(cfg: PruneConfig, names: list[str]) -> float:
+    """The ratio asked for a group: a ``per_layer`` entry naming one of its layers (or a container of
+    one), else ``ratio``."""
+    for name in names:
+        for key, r in cfg.per_layer.items():
+            if name == key or name.startswith(key + "."):
+                return r
+    return cfg.ratio
 
 
 def _macs_or_zero(model: nn.Module, shape: tuple[int, ...]) -> int:

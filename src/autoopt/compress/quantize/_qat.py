@@ -8,10 +8,13 @@ quantize/dequantize ops) -> :func:`autoopt.export.export_onnx`, which writes tho
 ``QuantizeLinear``/``DequantizeLinear`` with int8 weight initializers: the QAT-learned ranges and
 weights are what ONNX Runtime runs.
 
-Capture uses ``strict=True`` first: a block that calls one ``nn.ReLU`` module twice (autoopt's
-``resnet``) gives the non-strict trace a partition with two outputs that the quantizer rejects
-("Input partition has more than one output node"); the strict (TorchDynamo) trace keeps the calls
-apart. Non-strict capture is the fallback for models Dynamo cannot trace.
+A block that calls one ``nn.ReLU`` module twice (autoopt's ``resnet``, torchvision's ResNets) gives
+the non-strict trace one source partition with two outputs, which the quantizer rejects ("Input
+partition has more than one output node", seen on ResNet-20). Two defences: every parameter-free
+module called more than once in a forward is replaced (on the copy) by a wrapper that runs its
+``forward`` inline, so each call is its own partition (:func:`split_reused_modules`); and capture
+uses ``strict=True`` first (the TorchDynamo trace keeps the calls apart), with non-strict capture as
+the fallback for models Dynamo cannot trace.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from autoopt.evaluate import stack_inputs
 from autoopt.export import export_onnx
 from autoopt.training import TrainConfig, coerce_config, fit
 
-__all__ = ["quantize_qat", "prepare_qat"]
+__all__ = ["quantize_qat", "prepare_qat", "split_reused_modules"]
 
 #: samples in the example batch used to trace the model (> 1 keeps the batch dimension symbolic).
 _EXAMPLE_SAMPLES = 8
@@ -55,6 +58,59 @@ def _quiet_import() -> Iterator[None]:
             yield
     finally:
         logger.setLevel(level)
+
+
+class _Inline(nn.Module):
+    """Runs a stateless module's ``forward`` without calling the module, so that a traced graph
+    records each call site separately (the quantizer's patterns match ``nn.ReLU``, not this)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        object.__setattr__(self, "_forward", module.forward)  # not a submodule: no module call
+        self.wrapped = type(module).__name__
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self._forward(*args, **kwargs)
+
+
+def split_reused_modules(model: nn.Module, x: torch.Tensor) -> list[str]:
+    """Replace, in place, every parameter- and buffer-free module that one forward pass calls more
+    than once by an :class:`_Inline` wrapper; return the replaced names.
+
+    Example:
+        >>> from torch import nn
+        >>> class Block(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.conv, self.relu = nn.Conv2d(1, 1, 1), nn.ReLU()
+        ...     def forward(self, x):
+        ...         return self.relu(self.conv(self.relu(x)))
+        >>> split_reused_modules(Block(), torch.zeros(1, 1, 2, 2))
+        ['relu']
+    """
+    counts: dict[nn.Module, int] = {}
+
+    def hook(module: nn.Module, _args: Any, _out: Any) -> None:
+        counts[module] = counts.get(module, 0) + 1
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if m is not model]
+    try:
+        with torch.no_grad():
+            model(x)
+    except Exception:  # noqa: BLE001 - capture reports a model that does not run
+        return []
+    finally:
+        for h in handles:
+            h.remove()
+    names = {m: n for n, m in model.named_modules()}
+    replaced = []
+    for module, n in counts.items():
+        stateless = not any(True for _ in module.parameters()) and not any(True for _ in module.buffers())
+        if n > 1 and stateless and module in names:
+            parent, _, attr = names[module].rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, attr, _Inline(module))
+            replaced.append(names[module])
+    return sorted(replaced)
 
 
 def _capture(model: nn.Module, x: torch.Tensor) -> torch.fx.GraphModule:
@@ -97,6 +153,10 @@ def prepare_qat(model: nn.Module, example_input: torch.Tensor) -> torch.fx.Graph
     x = example_input.detach().float().cpu()
     if x.shape[0] < 2:
         x = torch.cat([x, x])
+    was_training = copied.training
+    copied.eval()  # counting calls must not move BatchNorm statistics
+    split_reused_modules(copied, x)
+    copied.train(was_training)
     captured = _capture(copied, x)
     quantizer = X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config(is_qat=True))
     try:
