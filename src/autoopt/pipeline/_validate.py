@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from autoopt.data import DatasetMeta
 from autoopt.distill import SEARCHABLE as DISTILL_SEARCHABLE
 from autoopt.distill import DistillConfig
-from autoopt.exceptions import InvalidSpecError
-from autoopt.models import check_model_params, model_params
+from autoopt.exceptions import AutoOptError, InvalidSpecError
+from autoopt.models import check_model_params, default_space, model_params
 from autoopt.models.arch._common import arch_spaces
 from autoopt.schedulers import schedulers
 from autoopt.search import parse_constraints
@@ -31,6 +33,36 @@ def split_params(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         section, _, key = name.partition(".")
         out[section][key] = value
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _data_shape(data_json: str) -> tuple[DatasetMeta, int]:
+    from autoopt.data import DataConfig, load_data
+
+    data = load_data(DataConfig.model_validate_json(data_json))
+    return data.meta, len(data.train)
+
+
+def _with_default_space(spec: Spec, errors: list[str]) -> Spec:
+    """``search.space: default`` (or no space) -> the model family's default space for the data."""
+    if spec.search.space not in ("default", {}):
+        return spec
+    if spec.nas is not None:
+        if spec.search.space == "default":
+            errors.append(
+                "search.space: 'default' is for a model's hyperparameters; with a nas: section "
+                "list the searched keys (or leave search.space out)"
+            )
+        return spec.model_copy(update={"search": spec.search.model_copy(update={"space": {}})})
+    try:
+        meta, n_train = _data_shape(spec.data.model_dump_json())
+    except AutoOptError as exc:  # the data's own errors, reported with the rest of the spec's
+        errors.append(f"search.space: the default space needs the data's shape: {exc}")
+        return spec.model_copy(update={"search": spec.search.model_copy(update={"space": {}})})
+    space = default_space(
+        spec.model.name, meta, n_train, model_params=spec.model.params, training=spec.training
+    )
+    return spec.model_copy(update={"search": spec.search.model_copy(update={"space": space})})
 
 
 def _collect(errors: list[str], fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -65,6 +97,7 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
     errors: list[str] = []
     if spec.nas is not None:
         spec = _nas_model(spec, errors)
+    spec = _with_default_space(spec, errors)
     _collect(errors, TrainConfig, **spec.training)
     space = _collect(errors, Space.from_dict, spec.search.space, key="search.space")
     accepted_model = _collect(errors, model_params, spec.model.name)

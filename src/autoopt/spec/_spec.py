@@ -89,7 +89,9 @@ class SearchSpec(_Strict):
         deterministic: with ``jobs`` > 1, the same seed gives the same trials whatever the timing.
         objectives: one objective or a list of them (several: a Pareto front).
         constraints: e.g. ``["params <= 200000"]``; infeasible trials are never picked as best.
-        space: the searched parameters, named ``<section>.<key>`` (``training.lr``, ``model.width``).
+        space: the searched parameters, named ``<section>.<key>`` (``training.lr``, ``model.width``);
+            ``default`` (or left out) searches the model family's default space for the data's shape
+            and size (docs/tune.md), without the keys ``model.params`` and ``training`` fix.
         strategy_options: keyword arguments of the strategy's sampler.
         scheduler_options: keyword arguments of the scheduler.
         storage: a storage URL or file; ``None``: ``RUN_DIR/study.db``.
@@ -111,7 +113,7 @@ class SearchSpec(_Strict):
     deterministic: bool = False
     objectives: list[ObjectiveSpec] = Field(default_factory=lambda: [ObjectiveSpec()])
     constraints: list[str] = Field(default_factory=list)
-    space: dict[str, Any] = Field(default_factory=dict)
+    space: dict[str, Any] | Literal["default"] = Field(default_factory=dict)
     strategy_options: dict[str, Any] = Field(default_factory=dict)
     scheduler_options: dict[str, Any] = Field(default_factory=dict)
     storage: str | None = None
