@@ -11,7 +11,7 @@ from autoopt.data import DatasetMeta
 from autoopt.distill import SEARCHABLE as DISTILL_SEARCHABLE
 from autoopt.distill import DistillConfig
 from autoopt.exceptions import AutoOptError, InvalidSpecError
-from autoopt.models import check_model_params, default_space, model_params
+from autoopt.models import check_model_params, default_point, default_space, model_params
 from autoopt.models.arch._common import arch_spaces
 from autoopt.schedulers import schedulers
 from autoopt.search import parse_constraints
@@ -63,6 +63,22 @@ def _with_default_space(spec: Spec, errors: list[str]) -> Spec:
         spec.model.name, meta, n_train, model_params=spec.model.params, training=spec.training
     )
     return spec.model_copy(update={"search": spec.search.model_copy(update={"space": space})})
+
+
+def default_trials(spec: Spec) -> list[dict[str, Any]]:
+    """``[the default point]`` when the spec searches its family's default space, else ``[]``.
+
+    A search of the default space tries that point first, so it never ends below it.
+    """
+    if spec.nas is not None or not isinstance(spec.search.space, Mapping) or not spec.search.space:
+        return []
+    meta, n_train = _data_shape(spec.data.model_dump_json())
+    space = default_space(
+        spec.model.name, meta, n_train, model_params=spec.model.params, training=spec.training
+    )
+    if space != spec.search.space:
+        return []
+    return [default_point(space, optimizer=str(spec.training.get("optimizer", "adamw")))]
 
 
 def _collect(errors: list[str], fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -160,6 +176,11 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
         errors.append("search.objectives: give at least one objective")
     if check_files and spec.transfer is not None and not Path(spec.transfer.checkpoint).is_file():
         errors.append(f"transfer.checkpoint: file {str(spec.transfer.checkpoint)!r} does not exist")
+    if spec.search.retrain_on != "train" and not spec.search.retrain_best:
+        errors.append(
+            f"search.retrain_on: {spec.search.retrain_on!r} needs search.retrain_best: true (it picks the "
+            "data of the final retraining)"
+        )
     if spec.search.trials is None and spec.search.timeout is None:
         errors.append("search.trials: give a trial budget (search.trials) or a time budget (search.timeout)")
     if errors:

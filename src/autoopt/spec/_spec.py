@@ -101,6 +101,9 @@ class SearchSpec(_Strict):
         max_retries: how often a trial whose worker died is queued again (same parameters).
         retrain_best: after the search, train the best configuration again from scratch on the data
             as it is now (e.g. after the data changed under a finished search).
+        retrain_on: the data of that retraining: ``train`` (default) or ``train+val`` (the final model
+            also learns from the validation split, which then no longer estimates anything: only the
+            test metrics do). Needs ``retrain_best: true``.
         warm_start: an earlier run directory; its best configurations are tried first.
         warm_start_top: how many of its best configurations are tried first.
     """
@@ -120,6 +123,7 @@ class SearchSpec(_Strict):
     heartbeat_interval: int = Field(10, ge=0)
     max_retries: int = Field(2, ge=0)
     retrain_best: bool = False
+    retrain_on: Literal["train", "train+val"] = "train"
     warm_start: str | None = None  # an earlier run directory: its best configurations are tried first
     warm_start_top: int = Field(5, ge=1)
 
