@@ -104,6 +104,9 @@ def test_gap_head_checkpoint_is_refused_by_a_grid_model_with_the_fix(tmp_path: P
         load_checkpoint(build_model("cnn", {"blocks": 2, "channels": 4}, meta), path)
     report = load_checkpoint(build_model("cnn", {"blocks": 2, "channels": 4, "head": "gap"}, meta), path)
     assert report.reinitialized == [] and "head.weight" in report.loaded
+    # transfer to another class count re-initializes the head whatever its input width
+    report = load_checkpoint(build_model("cnn", {"blocks": 2, "channels": 4}, _meta(5)), path)
+    assert report.reinitialized == ["head.weight", "head.bias"]
 
 
 def test_missing_and_unexpected_keys_are_listed(tmp_path: Path) -> None:

@@ -204,10 +204,15 @@ def load_checkpoint(
     is_head = (lambda k: k.startswith(head + ".")) if head else (lambda k: False)
 
     mismatched = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-    # A head may change its class count (transfer learning), never its input width: a different
-    # input width means the features differ (another architecture, e.g. a gap-head checkpoint).
+    # A head whose class count changed is re-initialized (transfer learning). The same class count
+    # with another input width means the features differ: another architecture (e.g. a gap-head
+    # checkpoint of a model now built with the grid head), never silently re-initialized.
     feature_mismatch = [
-        k for k in mismatched if is_head(k) and tuple(own[k].shape[1:]) != tuple(state[k].shape[1:])
+        k
+        for k in mismatched
+        if is_head(k)
+        and own[k].shape[:1] == state[k].shape[:1]
+        and tuple(own[k].shape[1:]) != tuple(state[k].shape[1:])
     ]
     head_mismatch = [k for k in mismatched if is_head(k) and k not in feature_mismatch]
     body_mismatch = [k for k in mismatched if not is_head(k) or k in feature_mismatch]
