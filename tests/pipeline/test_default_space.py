@@ -53,3 +53,15 @@ def test_retrain_on_needs_retrain_best(tmp_path: Path) -> None:
         InvalidSpecError, match=r"search\.retrain_on: 'train\+val' needs search\.retrain_best: true"
     ):
         load_spec(write(tmp_path, spec))
+
+
+def test_one_trial_without_a_space_trains_once(tmp_path: Path) -> None:
+    raw = {**SPEC, "search": {"trials": 1, "scheduler": "none"}}
+    assert load_spec(write(tmp_path, raw)).search.space == {}
+
+
+def test_a_missing_dataset_is_an_error_only_when_files_are_checked(tmp_path: Path) -> None:
+    raw = {**SPEC, "data": {"name": "cifar10", "path": str(tmp_path / "absent")}}
+    assert load_spec(write(tmp_path, raw), check_files=False).search.space == {}
+    with pytest.raises(InvalidSpecError, match=r"search\.space: the default space needs the data's shape"):
+        load_spec(write(tmp_path, raw))

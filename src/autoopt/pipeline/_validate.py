@@ -43,9 +43,14 @@ def _data_shape(data_json: str) -> tuple[DatasetMeta, int]:
     return data.meta, len(data.train)
 
 
-def _with_default_space(spec: Spec, errors: list[str]) -> Spec:
-    """``search.space: default`` (or no space) -> the model family's default space for the data."""
+def _with_default_space(spec: Spec, errors: list[str], check_files: bool = True) -> Spec:
+    """``search.space: default`` (or no space) -> the model family's default space for the data.
+
+    A spec without a space and with ``search.trials: 1`` trains once: nothing is searched.
+    """
     if spec.search.space not in ("default", {}):
+        return spec
+    if spec.search.space == {} and spec.search.trials == 1:
         return spec
     if spec.nas is not None:
         if spec.search.space == "default":
@@ -57,7 +62,8 @@ def _with_default_space(spec: Spec, errors: list[str]) -> Spec:
     try:
         meta, n_train = _data_shape(spec.data.model_dump_json())
     except AutoOptError as exc:  # the data's own errors, reported with the rest of the spec's
-        errors.append(f"search.space: the default space needs the data's shape: {exc}")
+        if check_files:  # without file checks, a dataset not on this machine is not an error
+            errors.append(f"search.space: the default space needs the data's shape: {exc}")
         return spec.model_copy(update={"search": spec.search.model_copy(update={"space": {}})})
     space = default_space(
         spec.model.name, meta, n_train, model_params=spec.model.params, training=spec.training
@@ -113,7 +119,7 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
     errors: list[str] = []
     if spec.nas is not None:
         spec = _nas_model(spec, errors)
-    spec = _with_default_space(spec, errors)
+    spec = _with_default_space(spec, errors, check_files)
     _collect(errors, TrainConfig, **spec.training)
     space = _collect(errors, Space.from_dict, spec.search.space, key="search.space")
     accepted_model = _collect(errors, model_params, spec.model.name)

@@ -90,8 +90,9 @@ class SearchSpec(_Strict):
         objectives: one objective or a list of them (several: a Pareto front).
         constraints: e.g. ``["params <= 200000"]``; infeasible trials are never picked as best.
         space: the searched parameters, named ``<section>.<key>`` (``training.lr``, ``model.width``);
-            ``default`` (or left out) searches the model family's default space for the data's shape
-            and size (docs/tune.md), without the keys ``model.params`` and ``training`` fix.
+            ``default`` (or left out, unless ``trials`` is 1) searches the model family's default space
+            for the data's shape and size (docs/tune.md), without the keys ``model.params`` and
+            ``training`` fix.
         strategy_options: keyword arguments of the strategy's sampler.
         scheduler_options: keyword arguments of the scheduler.
         storage: a storage URL or file; ``None``: ``RUN_DIR/study.db``.
