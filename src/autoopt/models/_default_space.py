@@ -10,8 +10,8 @@ What it covers, and why (see docs/tune.md, "The default space"):
   ``training.batch_size`` for every model; the learning-rate range follows the optimizer (adaptive
   optimizers ``3e-4..1e-2``, SGD ``1e-3..0.3``); batch sizes keep at least ~30 steps per epoch.
 - ``training.epochs``, fixed (not searched: the early-stopping scheduler already spends less on bad
-  trials), sized for the data: ``10 * (10000 / n_train) ** 0.25`` clipped to ``[6, 20]``, i.e. 16
-  on 1,300 digits, 10 on 7,000 images, 6 on 45,000.
+  trials), sized for the data: ``10 * (10000 / n_train) ** 0.25`` clipped to ``[6, 20]``, i.e. 17
+  on 1,257 digits, 11 on 6,800 images, 7 on 45,000.
 - ``cnn``: ``blocks`` up to the number of 2x2 poolings the input allows (at most 4; at least 2 from
   16 pixels up), ``channels`` (16/32/48), ``convs_per_block`` (1-2 from 16 pixels up), ``dropout``.
 - ``resnet``: ``stages`` (at least 2 from 16 pixels up), ``width`` (16/32), ``blocks`` (1-3),
