@@ -87,10 +87,11 @@ def test_feature_projection_is_trained_with_the_student(digits, trained_teacher,
     )
     proj = result.projection
     assert isinstance(proj, FeatureProjection) and isinstance(proj.proj, torch.nn.Linear)
-    assert (proj.proj.in_features, proj.proj.out_features) == (16, 8)  # student width -> teacher channels
+    # student width -> teacher features (8 channels on the grid head's 4x4 cells)
+    assert (proj.proj.in_features, proj.proj.out_features) == (16, 128)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TRAIN.get("seed", 0))
-        fresh = FeatureProjection((16,), (8,))  # the same seeded initialization, untrained
+        fresh = FeatureProjection((16,), (128,))  # the same seeded initialization, untrained
     assert not torch.allclose(proj.proj.weight, fresh.proj.weight)
 
 

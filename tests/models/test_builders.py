@@ -121,13 +121,16 @@ def test_mlp_param_count_with_batch_norm() -> None:
 
 def test_cnn_param_count() -> None:
     model = build_model("cnn", {"blocks": 2, "channels": 4}, _meta((1, 8, 8)))
-    # conv 1->4 (no bias with BN) + BN, conv 4->8 + BN, head 8->10
-    assert count_params(model) == (1 * 4 * 9 + 2 * 4) + (4 * 8 * 9 + 2 * 8) + (8 * 10 + 10)
+    # conv 1->4 (no bias with BN) + BN, conv 4->8 + BN, grid head: the 2x2 map flattened, 32->10
+    assert count_params(model) == (1 * 4 * 9 + 2 * 4) + (4 * 8 * 9 + 2 * 8) + (8 * 4 * 10 + 10)
+    gap = build_model("cnn", {"blocks": 2, "channels": 4, "head": "gap"}, _meta((1, 8, 8)))
+    assert count_params(gap) == (1 * 4 * 9 + 2 * 4) + (4 * 8 * 9 + 2 * 8) + (8 * 10 + 10)
 
 
 def test_cnn_param_count_without_batch_norm_and_list_channels() -> None:
     model = build_model("cnn", {"blocks": 2, "channels": [3, 5], "batch_norm": False}, _meta((3, 32, 32)))
-    assert count_params(model) == (3 * 3 * 9 + 3) + (3 * 5 * 9 + 5) + (5 * 10 + 10)
+    # 32 -> 16 -> 8: the 8x8 map is pooled to 4x4 and flattened
+    assert count_params(model) == (3 * 3 * 9 + 3) + (3 * 5 * 9 + 5) + (5 * 16 * 10 + 10)
 
 
 def test_resnet_param_count() -> None:
@@ -135,13 +138,56 @@ def test_resnet_param_count() -> None:
     stem = 3 * 4 * 9 + 2 * 4
     identity_block = 2 * (4 * 4 * 9 + 2 * 4)
     projection_block = (4 * 8 * 9 + 2 * 8) + (8 * 8 * 9 + 2 * 8) + (4 * 8 + 2 * 8)
-    head = 8 * 10 + 10
+    head = 8 * 16 * 10 + 10  # 8 -> 4: the 4x4 map of 8 channels is flattened
     assert count_params(model) == stem + identity_block + projection_block + head
 
 
+@pytest.mark.parametrize(
+    ("name", "params", "shape", "grid"),
+    [
+        ("cnn", {"blocks": 3}, (1, 8, 8), 1),  # 8 -> 4 -> 2 -> 1: grid and gap are the same
+        ("cnn", {"blocks": 1}, (1, 8, 8), 16),  # 4x4 flattened as it is
+        ("cnn", {"blocks": 2}, (1, 8, 8), 4),  # 2x2 flattened as it is
+        ("cnn", {"blocks": 2}, (1, 28, 28), 16),  # 7x7 averaged to 4x4
+        ("cnn", {"blocks": 3}, (3, 32, 32), 16),  # 4x4 flattened as it is
+        ("resnet", {"stages": 3}, (1, 28, 28), 16),  # 28 -> 14 -> 7, averaged to 4x4
+    ],
+)
+def test_grid_head_keeps_an_at_most_4x4_map(name: str, params: dict, shape: tuple, grid: int) -> None:
+    meta = _meta(shape)
+    grid_model = build_model(name, params, meta)
+    gap_model = build_model(name, {**params, "head": "gap"}, meta)
+    assert grid_model.num_features == gap_model.num_features * grid
+    x = torch.randn(2, *shape)
+    assert grid_model(x).shape == gap_model(x).shape == (2, 10)
+
+
+def test_grid_head_sees_where_features_are() -> None:
+    """Two inputs that differ only by where a pattern sits: the gap head cannot tell them apart."""
+    meta = _meta((1, 28, 28))
+    a = torch.zeros(1, 1, 28, 28)
+    b = torch.zeros(1, 1, 28, 28)
+    a[..., 8:12, 8:12] = 1.0
+    b[..., 16:20, 16:20] = 1.0
+    for head, differs in (("grid", True), ("gap", False)):
+        model = build_model("cnn", {"blocks": 2, "channels": 4, "batch_norm": False, "head": head}, meta)
+        with torch.no_grad():
+            fa, fb = model.forward_features(a), model.forward_features(b)
+        assert (not torch.allclose(fa, fb, atol=1e-6)) is differs, head
+
+
+def test_unknown_head_names_the_choices() -> None:
+    with pytest.raises(
+        InvalidSpecError, match=r"model\.params\.head: expected one of: grid, gap; got 'flat'"
+    ):
+        build_model("cnn", {"head": "flat"}, _meta((1, 8, 8)))
+
+
 def test_resnet_defaults_are_resnet20() -> None:
-    # ResNet-20 on CIFAR-10 has 272,474 parameters (He et al., 2016).
-    assert count_params(build_model("resnet", {}, _meta((3, 32, 32)))) == 272_474
+    # ResNet-20 on CIFAR-10 has 272,474 parameters (He et al., 2016); its head is global pooling.
+    assert count_params(build_model("resnet", {"head": "gap"}, _meta((3, 32, 32)))) == 272_474
+    # the default grid head keeps the last 8x8 map as 4x4 cells: 64 * 16 inputs to the classifier
+    assert count_params(build_model("resnet", {}, _meta((3, 32, 32)))) == 272_474 - 650 + (64 * 16 * 10 + 10)
 
 
 def test_cnn_does_not_pool_below_one_pixel() -> None:

@@ -73,7 +73,7 @@ def test_new_class_count_reinitializes_and_reports_the_head(tmp_path: Path) -> N
     assert dst.get_classifier().out_features == 5
     torch.testing.assert_close(dst.body[0][0].weight, src.body[0][0].weight)
     with pytest.raises(
-        CheckpointError, match=r"shape mismatch head\.weight: checkpoint \(10, 8\) vs model \(5, 8\)"
+        CheckpointError, match=r"shape mismatch head\.weight: checkpoint \(10, 32\) vs model \(5, 32\)"
     ):
         load_checkpoint(_cnn(num_classes=5), tmp_path / "m.safetensors", strict_head=True)
 
@@ -93,8 +93,20 @@ def test_backbone_mismatch_lists_every_tensor_with_both_shapes(tmp_path: Path) -
     }
     for name, (ckpt, model) in expected.items():
         assert f"shape mismatch {name}: checkpoint {ckpt} vs model {model}" in msg
-    # the head also differs (in_features 8 vs 16) but is not an error by itself
-    assert "head.weight" not in msg
+    # the head's input width differs too (the features changed): named with both widths
+    assert "the head head.weight takes 32 features in the checkpoint but 64 in the model" in msg
+
+
+def test_gap_head_checkpoint_is_refused_by_a_grid_model_with_the_fix(tmp_path: Path) -> None:
+    meta, path = _meta(), tmp_path / "m.safetensors"
+    save_checkpoint(build_model("cnn", {"blocks": 2, "channels": 4, "head": "gap"}, meta), path)
+    with pytest.raises(CheckpointError, match=r"takes 8 features in the checkpoint but 32 .*'head: gap'"):
+        load_checkpoint(build_model("cnn", {"blocks": 2, "channels": 4}, meta), path)
+    report = load_checkpoint(build_model("cnn", {"blocks": 2, "channels": 4, "head": "gap"}, meta), path)
+    assert report.reinitialized == [] and "head.weight" in report.loaded
+    # transfer to another class count re-initializes the head whatever its input width
+    report = load_checkpoint(build_model("cnn", {"blocks": 2, "channels": 4}, _meta(5)), path)
+    assert report.reinitialized == ["head.weight", "head.bias"]
 
 
 def test_missing_and_unexpected_keys_are_listed(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_model_params_gives_defaults() -> None:
         "dropout": 0.0,
         "batch_norm": False,
     }
-    assert model_params("resnet") == {"stages": 3, "width": 16, "blocks": 3, "dropout": 0.0}
+    assert model_params("resnet") == {"stages": 3, "width": 16, "blocks": 3, "dropout": 0.0, "head": "grid"}
     assert "arch" in model_params("torchvision")
     assert "arch" not in model_params("tv:resnet18")  # fixed by the name
 

@@ -27,8 +27,8 @@ def test_macs_of_conv1d_with_stride() -> None:
 
 def test_macs_of_builders_by_hand() -> None:
     cnn = build_model("cnn", {"blocks": 2, "channels": 4}, META)
-    # conv1: 4x8x8 outputs * 1*9; pool -> 4x4; conv2: 8x4x4 outputs * 4*9; head 8*10
-    assert count_macs(cnn, (1, 8, 8)) == 4 * 64 * 9 + 8 * 16 * 36 + 80
+    # conv1: 4x8x8 outputs * 1*9; pool -> 4x4; conv2: 8x4x4 outputs * 4*9; pool -> 2x2; head 32*10
+    assert count_macs(cnn, (1, 8, 8)) == 4 * 64 * 9 + 8 * 16 * 36 + 320
     mlp = build_model("mlp", {"depth": 1, "width": 16}, META)
     assert count_macs(mlp, (1, 8, 8)) == 64 * 16 + 16 * 10
 

@@ -23,6 +23,7 @@ from autoopt.models import (  # noqa: F401  (register the builders)
 from autoopt.models._base import AutoOptModel, WrappedModel, as_autoopt_model
 from autoopt.models._checkpoint import LoadReport, load_checkpoint, read_state_dict, save_checkpoint
 from autoopt.models._cnn import CNN
+from autoopt.models._default_space import default_epochs, default_point, default_space
 from autoopt.models._factory import (
     REQUIRED,
     build_model,
@@ -37,6 +38,9 @@ from autoopt.models._profile import count_macs, count_params
 from autoopt.models._resnet import BasicBlock, ResNet
 
 __all__ = [
+    "default_space",
+    "default_point",
+    "default_epochs",
     "AutoOptModel",
     "WrappedModel",
     "as_autoopt_model",

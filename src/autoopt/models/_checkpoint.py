@@ -204,8 +204,18 @@ def load_checkpoint(
     is_head = (lambda k: k.startswith(head + ".")) if head else (lambda k: False)
 
     mismatched = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-    head_mismatch = [k for k in mismatched if is_head(k)]
-    body_mismatch = [k for k in mismatched if not is_head(k)]
+    # A head whose class count changed is re-initialized (transfer learning). The same class count
+    # with another input width means the features differ: another architecture (e.g. a gap-head
+    # checkpoint of a model now built with the grid head), never silently re-initialized.
+    feature_mismatch = [
+        k
+        for k in mismatched
+        if is_head(k)
+        and own[k].shape[:1] == state[k].shape[:1]
+        and tuple(own[k].shape[1:]) != tuple(state[k].shape[1:])
+    ]
+    head_mismatch = [k for k in mismatched if is_head(k) and k not in feature_mismatch]
+    body_mismatch = [k for k in mismatched if not is_head(k) or k in feature_mismatch]
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     head_missing = [k for k in missing if is_head(k)]
@@ -221,6 +231,13 @@ def load_checkpoint(
         errors.append("head missing from checkpoint: " + ", ".join(head_missing))
     if strict and unexpected:
         errors.append("unexpected in checkpoint: " + ", ".join(unexpected))
+    if feature_mismatch:
+        k = feature_mismatch[0]
+        errors.append(
+            f"the head {k} takes {state[k].shape[1]} features in the checkpoint but {own[k].shape[1]} in "
+            "the model: it was built with another architecture or head (cnn/resnet checkpoints written "
+            "before the grid head need 'head: gap' in the model's params)"
+        )
     if errors:
         hint = " (pass strict=False to ignore missing/unexpected tensors)" if not body_mismatch else ""
         raise CheckpointError(

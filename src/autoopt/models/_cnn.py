@@ -1,4 +1,4 @@
-"""``cnn``: a plain convolutional net (conv blocks, global average pooling, linear head)."""
+"""``cnn``: a plain convolutional net (conv blocks, a resolution-aware pooled head, linear classifier)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from autoopt.data._bundle import DatasetMeta
 from autoopt.models._base import AutoOptModel, output_dim
 from autoopt.models._checks import ParamError, check_choice, check_float, check_int, per_layer
 from autoopt.models._factory import models
+from autoopt.models._heads import spatial_pool
 
 __all__ = ["CNN", "POOLINGS", "image_shape"]
 
@@ -28,7 +29,8 @@ def image_shape(meta: DatasetMeta, model: str) -> tuple[int, int, int]:
 
 
 class CNN(AutoOptModel):
-    """``[Conv -> [BN] -> ReLU] x convs_per_block -> [pool 2x2]`` per block, then GAP, dropout, head.
+    """``[Conv -> [BN] -> ReLU] x convs_per_block -> [pool 2x2]`` per block, then the pooled head
+    (see :func:`~autoopt.models._heads.spatial_pool`), dropout, linear classifier.
 
     A block only pools while both spatial sides are at least 2, so small inputs (8x8 digits) never
     shrink below 1x1.
@@ -43,6 +45,7 @@ class CNN(AutoOptModel):
         pooling: ``max``, ``avg`` or ``none``.
         dropout: dropout probability before the head.
         batch_norm: add ``BatchNorm2d`` after each convolution.
+        head: ``grid`` (keep an at most 4x4 map, flattened) or ``gap`` (global average pooling).
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class CNN(AutoOptModel):
         pooling: str = "max",
         dropout: float = 0.0,
         batch_norm: bool = True,
+        head: str = "grid",
     ) -> None:
         super().__init__()
         h, w = spatial
@@ -77,9 +81,9 @@ class CNN(AutoOptModel):
                 h, w = h // 2, w // 2
             blocks.append(nn.Sequential(*layers))
         self.body = nn.ModuleList(blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.pool, features = spatial_pool(head, (h, w), prev)
         self.head_drop = nn.Dropout(dropout) if dropout > 0 else None
-        self.head = nn.Linear(prev, num_outputs)
+        self.head = nn.Linear(features, num_outputs)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.body:
@@ -101,6 +105,7 @@ def cnn(
     pooling: str = "max",
     dropout: float = 0.0,
     batch_norm: bool = True,
+    head: str = "grid",
 ) -> CNN:
     """Build a :class:`CNN` for image data.
 
@@ -113,6 +118,9 @@ def cnn(
         pooling: ``max``, ``avg`` or ``none`` (2x2, skipped once a side is below 2).
         dropout: dropout probability before the head, in ``[0, 1)``.
         batch_norm: batch normalization after each convolution.
+        head: ``grid`` (default: average-pool the last map to at most 4x4 and flatten it, so the
+            classifier sees where features are) or ``gap`` (global average pooling; the head of
+            models built before autoopt had the grid head: their checkpoints need ``head: gap``).
     """
     c, h, w = image_shape(meta, "cnn")
     blocks = check_int("blocks", blocks, low=1)
@@ -129,4 +137,5 @@ def cnn(
         pooling=check_choice("pooling", pooling, POOLINGS),
         dropout=check_float("dropout", dropout, high=1.0),
         batch_norm=bool(batch_norm),
+        head=head,
     )

@@ -10,6 +10,7 @@ from autoopt.models._base import AutoOptModel, output_dim
 from autoopt.models._checks import check_float, check_int, per_layer
 from autoopt.models._cnn import image_shape
 from autoopt.models._factory import models
+from autoopt.models._heads import spatial_pool
 
 __all__ = ["BasicBlock", "ResNet"]
 
@@ -48,7 +49,8 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(AutoOptModel):
-    """Stem (3x3 conv, BN, ReLU), stages of :class:`BasicBlock`, global average pooling, head.
+    """Stem (3x3 conv, BN, ReLU), stages of :class:`BasicBlock`, the pooled head
+    (:func:`~autoopt.models._heads.spatial_pool`), linear classifier.
 
     Every stage after the first starts with a stride-2 block while both spatial sides are at least 2.
 
@@ -59,6 +61,7 @@ class ResNet(AutoOptModel):
         blocks: blocks in each stage.
         num_outputs: classes, or 1 for regression.
         dropout: dropout probability before the head.
+        head: ``grid`` (keep an at most 4x4 map, flattened) or ``gap`` (global average pooling).
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class ResNet(AutoOptModel):
         num_outputs: int,
         *,
         dropout: float = 0.0,
+        head: str = "grid",
     ) -> None:
         super().__init__()
         self.stem = nn.Sequential(
@@ -86,9 +90,9 @@ class ResNet(AutoOptModel):
             stages.append(nn.Sequential(*layers))
             prev = width
         self.stages = nn.ModuleList(stages)
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.pool, features = spatial_pool(head, (h, w), prev)
         self.head_drop = nn.Dropout(dropout) if dropout > 0 else None
-        self.head = nn.Linear(prev, num_outputs)
+        self.head = nn.Linear(features, num_outputs)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
@@ -111,8 +115,10 @@ def resnet(
     width: int | list[int] = 16,
     blocks: int | list[int] = 3,
     dropout: float = 0.0,
+    head: str = "grid",
 ) -> ResNet:
-    """Build a :class:`ResNet`; the defaults are ResNet-20 (3 stages of 3 blocks, widths 16/32/64).
+    """Build a :class:`ResNet`; the defaults are ResNet-20's body (3 stages of 3 blocks, widths 16/32/64;
+    ``head: gap`` gives ResNet-20 exactly).
 
     Args:
         meta: the dataset description; ``input_shape`` must be ``(C, H, W)``.
@@ -120,6 +126,8 @@ def resnet(
         width: an int base doubled at each stage, or a list of ``stages`` ints.
         blocks: basic blocks per stage, an int or a list of ``stages`` ints (depth = 6 * blocks + 2).
         dropout: dropout probability before the head, in ``[0, 1)``.
+        head: ``grid`` (default: the last map average-pooled to at most 4x4 and flattened) or
+            ``gap`` (global average pooling, the head before the grid one; old checkpoints need it).
     """
     c, h, w = image_shape(meta, "resnet")
     stages = check_int("stages", stages, low=1)
@@ -130,4 +138,5 @@ def resnet(
         per_layer("blocks", blocks, stages),
         output_dim(meta),
         dropout=check_float("dropout", dropout, high=1.0),
+        head=head,
     )

@@ -165,7 +165,7 @@ def check_distill_spec(
             equal to 1 (got 1.5)``.
     """
     raw = read_spec(source)
-    space_dict = dict(raw.search.space)
+    space_dict = dict(raw.search.space) if isinstance(raw.search.space, Mapping) else {}
     others = {k: v for k, v in space_dict.items() if not k.startswith("distill.")}
     errors: list[str] = []
     base = {**raw.model_dump(mode="python"), "search": {**raw.search.model_dump(), "space": others}}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import ConcatDataset
 
 from autoopt.data import DataBundle, load_data
 from autoopt.exceptions import AutoOptError
@@ -27,7 +28,7 @@ from autoopt.models import (
     unfreeze_schedule,
 )
 from autoopt.pipeline._nas import NasRun, arch_of, prepare_nas, retrain_top_k, search_space, write_front
-from autoopt.pipeline._validate import STATIC_METRICS, load_spec, split_params
+from autoopt.pipeline._validate import STATIC_METRICS, default_trials, load_spec, split_params
 from autoopt.pipeline._warm_start import warm_start_configs
 from autoopt.search import Progress, TuneResult, tune
 from autoopt.space import Space
@@ -172,7 +173,7 @@ def tune_spec(
         storage=storage or s.storage or str(run_dir / "study.db"),
         study_name=spec.name,
         progress=progress,
-        enqueue=warm.configs if warm else None,
+        enqueue=warm.configs if warm else default_trials(spec),
         space=space,
     )
     out_res = TuneSpecResult(spec=spec, run_dir=run_dir, search=result, meta=data.meta)
@@ -196,7 +197,10 @@ def tune_spec(
         # The best configuration, trained again from scratch on the data as it is now.
         model = build_trial_model(spec, params, data)
         cfg = TrainConfig(**{"seed": spec.seed, **spec.training, **split_params(params)["training"]})
-        fit(model, data, cfg, out_dir=run_dir / "best" / "retrain")
+        fit_data = data
+        if s.retrain_on == "train+val":  # val is then training data too; only test still estimates
+            fit_data = DataBundle(ConcatDataset([data.train, data.val]), data.val, data.test, data.meta)
+        fit(model, fit_data, cfg, out_dir=run_dir / "best" / "retrain")
         ckpt = run_dir / "best" / "retrain" / "model.safetensors"
     if not ckpt.exists():
         raise AutoOptError(f"trial {best.number}'s checkpoint {ckpt} is missing; rerun with --from search")

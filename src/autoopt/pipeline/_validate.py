@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from autoopt.data import DatasetMeta
 from autoopt.distill import SEARCHABLE as DISTILL_SEARCHABLE
 from autoopt.distill import DistillConfig
-from autoopt.exceptions import InvalidSpecError
+from autoopt.exceptions import AutoOptError, InvalidSpecError
 from autoopt.io import path_problem
 from autoopt.metrics import list_metrics
-from autoopt.models import check_model_params, model_params
+from autoopt.models import check_model_params, default_point, default_space, model_params
 from autoopt.models.arch._common import arch_spaces
 from autoopt.schedulers import schedulers
 from autoopt.search import parse_constraints
@@ -34,6 +36,58 @@ def split_params(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         section, _, key = name.partition(".")
         out[section][key] = value
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _data_shape(data_json: str) -> tuple[DatasetMeta, int]:
+    from autoopt.data import DataConfig, load_data
+
+    data = load_data(DataConfig.model_validate_json(data_json))
+    return data.meta, len(data.train)
+
+
+def _with_default_space(spec: Spec, errors: list[str], check_files: bool = True) -> Spec:
+    """``search.space: default`` (or no space) -> the model family's default space for the data.
+
+    A spec without a space and with ``search.trials: 1`` trains once: nothing is searched.
+    """
+    if spec.search.space not in ("default", {}):
+        return spec
+    if spec.search.space == {} and spec.search.trials == 1:
+        return spec
+    if spec.nas is not None:
+        if spec.search.space == "default":
+            errors.append(
+                "search.space: 'default' is for a model's hyperparameters; with a nas: section "
+                "list the searched keys (or leave search.space out)"
+            )
+        return spec.model_copy(update={"search": spec.search.model_copy(update={"space": {}})})
+    try:
+        meta, n_train = _data_shape(spec.data.model_dump_json())
+    except AutoOptError as exc:  # the data's own errors, reported with the rest of the spec's
+        if check_files:  # without file checks, a dataset not on this machine is not an error
+            errors.append(f"search.space: the default space needs the data's shape: {exc}")
+        return spec.model_copy(update={"search": spec.search.model_copy(update={"space": {}})})
+    space = default_space(
+        spec.model.name, meta, n_train, model_params=spec.model.params, training=spec.training
+    )
+    return spec.model_copy(update={"search": spec.search.model_copy(update={"space": space})})
+
+
+def default_trials(spec: Spec) -> list[dict[str, Any]]:
+    """``[the default point]`` when the spec searches its family's default space, else ``[]``.
+
+    A search of the default space tries that point first, so it never ends below it.
+    """
+    if spec.nas is not None or not isinstance(spec.search.space, Mapping) or not spec.search.space:
+        return []
+    meta, n_train = _data_shape(spec.data.model_dump_json())
+    space = default_space(
+        spec.model.name, meta, n_train, model_params=spec.model.params, training=spec.training
+    )
+    if space != spec.search.space:
+        return []
+    return [default_point(space, optimizer=str(spec.training.get("optimizer", "adamw")))]
 
 
 def _collect(errors: list[str], fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -68,6 +122,7 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
     errors: list[str] = []
     if spec.nas is not None:
         spec = _nas_model(spec, errors)
+    spec = _with_default_space(spec, errors, check_files)
     _collect(errors, TrainConfig, **spec.training)
     space = _collect(errors, Space.from_dict, spec.search.space, key="search.space")
     accepted_model = _collect(errors, model_params, spec.model.name)
@@ -129,6 +184,11 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
         problem = path_problem(spec.transfer.checkpoint)
         if problem is not None:
             errors.append(f"transfer.checkpoint: {problem}")
+    if spec.search.retrain_on != "train" and not spec.search.retrain_best:
+        errors.append(
+            f"search.retrain_on: {spec.search.retrain_on!r} needs search.retrain_best: true (it picks the "
+            "data of the final retraining)"
+        )
     if spec.search.trials is None and spec.search.timeout is None:
         errors.append("search.trials: give a trial budget (search.trials) or a time budget (search.timeout)")
     if errors:

@@ -100,7 +100,10 @@ class SearchSpec(_Strict):
         deterministic: with ``jobs`` > 1, the same seed gives the same trials whatever the timing.
         objectives: one objective or a list of them (several: a Pareto front).
         constraints: e.g. ``["params <= 200000"]``; infeasible trials are never picked as best.
-        space: the searched parameters, named ``<section>.<key>`` (``training.lr``, ``model.width``).
+        space: the searched parameters, named ``<section>.<key>`` (``training.lr``, ``model.width``);
+            ``default`` (or left out, unless ``trials`` is 1) searches the model family's default space
+            for the data's shape and size (docs/tune.md), without the keys ``model.params`` and
+            ``training`` fix.
         strategy_options: keyword arguments of the strategy's sampler.
         scheduler_options: keyword arguments of the scheduler.
         storage: a storage URL or file; ``None``: ``RUN_DIR/study.db``.
@@ -110,6 +113,9 @@ class SearchSpec(_Strict):
         max_retries: how often a trial whose worker died is queued again (same parameters).
         retrain_best: after the search, train the best configuration again from scratch on the data
             as it is now (e.g. after the data changed under a finished search).
+        retrain_on: the data of that retraining: ``train`` (default) or ``train+val`` (the final model
+            also learns from the validation split, which then no longer estimates anything: only the
+            test metrics do). Needs ``retrain_best: true``.
         warm_start: an earlier run directory; its best configurations are tried first.
         warm_start_top: how many of its best configurations are tried first.
     """
@@ -122,13 +128,14 @@ class SearchSpec(_Strict):
     deterministic: bool = False
     objectives: list[ObjectiveSpec] = Field(default_factory=lambda: [ObjectiveSpec()])
     constraints: list[str] = Field(default_factory=list)
-    space: dict[str, Any] = Field(default_factory=dict)
+    space: dict[str, Any] | Literal["default"] = Field(default_factory=dict)
     strategy_options: dict[str, Any] = Field(default_factory=dict)
     scheduler_options: dict[str, Any] = Field(default_factory=dict)
     storage: str | None = None
     heartbeat_interval: int = Field(10, ge=0)
     max_retries: int = Field(2, ge=0)
     retrain_best: bool = False
+    retrain_on: Literal["train", "train+val"] = "train"
     warm_start: str | None = None  # an earlier run directory: its best configurations are tried first
     warm_start_top: int = Field(5, ge=1)
 
