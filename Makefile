@@ -19,11 +19,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/autoopt run examples/digits_full.yaml --out runs/demo
 
-test: $(STAMP)
+# The whole suite, after lint and types (ruff, mypy with the pydantic plugin; both must be clean).
+test: lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'

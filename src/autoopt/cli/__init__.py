@@ -135,7 +135,7 @@ def tune_cmd(
         objective = load_callable(target, key="target")
         sp = Space.from_yaml(space) if space is not None else None
         name = study or getattr(objective, "__name__", "autoopt")
-        run_dir = out or Path("runs") / name
+        run_dir = out or Path("runs") / name  # type: ignore[operator]
         check_out(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         store = storage or str(run_dir / "study.db")
@@ -192,13 +192,13 @@ def _tune_spec(
     from autoopt.pipeline import load_spec, tune_spec  # the deep-learning task: data, model, training
 
     check_out(out)
-    spec = load_spec(path, **overrides)  # every spec error is listed before anything runs
+    spec = load_spec(path, **overrides)  # type: ignore[arg-type]  # every spec error is listed first
     check_out(out or Path("runs") / spec.name)
     check_jobs(spec.search.jobs, storage or spec.search.storage)
     progress = None if (quiet or as_json) else RichProgress(f"tune {spec.name}")
     bars = None if progress is None else EpochBars(progress, stage="retrain best")
     with _trial_hint(out or Path("runs") / spec.name), listen_epochs(bars):
-        res = tune_spec(path, out=out, storage=storage, progress=progress, **overrides)
+        res = tune_spec(path, out=out, storage=storage, progress=progress, **overrides)  # type: ignore[arg-type]
     summary = {
         "run_dir": str(res.run_dir),
         "best_params": res.best_params,
@@ -493,4 +493,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(main())  # type: ignore[func-returns-value]

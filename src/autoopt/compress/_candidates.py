@@ -92,7 +92,7 @@ class PlanSearchConfig(BaseModel):
     budget: int = Field(8, ge=1)
     strategy: str = "tpe"
     ratio: tuple[float, float] = (0.2, 0.8)
-    round_to: list[int | str] = Field(default_factory=lambda: ["auto", 1])
+    round_to: list[int | str] = Field(default_factory=lambda: ["auto", 1])  # type: ignore[arg-type]
     scope: list[str] = Field(default_factory=lambda: ["layer", "global"])
     quantize: list[str] = Field(default_factory=lambda: ["static", "none"])
     prune: dict[str, Any] = Field(default_factory=dict)
@@ -237,7 +237,7 @@ def run_search(ctx: Context, cfg: PlanSearchConfig, key: str) -> tuple[list[Cand
         StrategyContext(seed=cfg.seed, n_trials=cfg.budget, directions=directions),
         key="compress.search.strategy",
     )
-    study = optuna.create_study(directions=directions, sampler=sampler)
+    study = optuna.create_study(directions=directions, sampler=sampler)  # type: ignore[arg-type]
     candidates: list[Candidate] = []
     fp32_of: dict[tuple[Any, ...], Candidate | None] = {}
     int8_of: dict[tuple[Any, ...], Candidate] = {}
@@ -272,7 +272,7 @@ def run_search(ctx: Context, cfg: PlanSearchConfig, key: str) -> tuple[list[Cand
                     None,
                     {"ratio": ratio, "round_to": round_to, "scope": scope, "quantize": "none"},
                 )
-                candidates.append(fp32_of[arch])
+                candidates.append(fp32_of[arch])  # type: ignore[arg-type]
         fp32 = fp32_of[arch]
         if fp32 is None:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -283,7 +283,7 @@ def run_search(ctx: Context, cfg: PlanSearchConfig, key: str) -> tuple[list[Cand
                 name = f"search {number}: {_plan_name(ratio, round_to, scope)} + quantize ({mode})"
                 row = ctx.int8(
                     name,
-                    fp32.model,
+                    fp32.model,  # type: ignore[arg-type]
                     fp32.onnx_path,
                     {"mode": mode},
                     ctx.out / f"search_{number}" / f"int8_{mode}",

@@ -146,7 +146,7 @@ class PlanConfig(BaseModel):
                 continue
             checks = [("prune", {**sub.prune, "ratio": 0.5})]
             if name == "select" and sub.quantize:
-                checks.append(("quantize", sub.quantize))
+                checks.append(("quantize", sub.quantize))  # type: ignore[arg-type]
             for kind, options in checks:
                 try:
                     step_config(kind, options)
@@ -159,7 +159,7 @@ class PlanConfig(BaseModel):
                 from autoopt.strategies import strategies
 
                 try:
-                    strategies.get(sub.strategy, key=f"{key}.search.strategy")
+                    strategies.get(sub.strategy, key=f"{key}.search.strategy")  # type: ignore[union-attr]
                 except Exception as e:  # noqa: BLE001 - the registry's own message names the valid ones
                     errors.append(str(e))
         if errors:
@@ -423,7 +423,7 @@ def _run_steps(
                     f"(effective {rep.effective_ratio}, round_to {rep.round_to})"
                 )
             elif kind == "sparsity":
-                current, rep = prune_unstructured(
+                current, rep = prune_unstructured(  # type: ignore[assignment]
                     current, sc, data=data, train_config=train_cfg, teacher=original
                 )
                 reports[name] = rep.to_dict()

@@ -316,7 +316,7 @@ def _search(
     if not ckpt.exists():
         raise AutoOptError(f"trial {best.number}'s checkpoint {ckpt} is missing; rerun autoopt distill")
     shutil.copyfile(ckpt, stage / "model.safetensors")
-    return result, {**Space.from_dict(s.space).complete(best.params), "trial": best.number, **best.metrics}
+    return result, {**Space.from_dict(s.space).complete(best.params), "trial": best.number, **best.metrics}  # type: ignore[arg-type]
 
 
 def distill_spec(
@@ -368,7 +368,7 @@ def distill_spec(
     data = load_data(spec.data)
     teacher = _teacher(spec, cfg, data, stage)
     train_base = {"seed": spec.seed, **spec.training, **cfg.training}
-    searched = Space.from_dict(spec.search.space).names
+    searched = Space.from_dict(spec.search.space).names  # type: ignore[arg-type]
     search: TuneResult | None = None
     if searched:
         search, best = _search(spec, cfg, data, teacher.model, stage, threads, storage, progress)

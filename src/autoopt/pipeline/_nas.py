@@ -40,7 +40,7 @@ def arch_of(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def search_space(spec: Spec, meta: Any) -> Space:
     """The searched space: ``search.space``, plus the architecture's decisions with a ``nas:`` section."""
-    base = Space.from_dict(spec.search.space)
+    base = Space.from_dict(spec.search.space)  # type: ignore[arg-type]
     if spec.nas is None:
         return base
     cfg = NasConfig.from_spec(spec.nas)

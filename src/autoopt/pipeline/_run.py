@@ -410,7 +410,7 @@ def _plans(ctx: _Context) -> dict[str, Any]:
             # The student alone is a candidate too: the run keeps whichever is better.
             teacher.setdefault("compare_baseline", True)
             # The spec's search space tunes the teacher; the distill stage searches only distill.* keys.
-            kd_space = {k: v for k, v in spec.search.space.items() if k.startswith("distill.")}
+            kd_space = {k: v for k, v in spec.search.space.items() if k.startswith("distill.")}  # type: ignore[union-attr]
             kd_search = spec.search.model_copy(
                 update={
                     "space": kd_space,

@@ -82,8 +82,11 @@ def make_objective(spec: Spec, data: DataBundle, run_dir: Path, nas: NasRun | No
                 one_shot = nas.cfg.one_shot
                 assert one_shot is not None
                 scores = nas.supernet.score(
-                    arch_of(params), nas.candidate_data, calibration_batches=one_shot.calibration_batches,
-                    batch_size=cfg.batch_size, seed=spec.seed,
+                    arch_of(params),
+                    nas.candidate_data,
+                    calibration_batches=one_shot.calibration_batches,
+                    batch_size=cfg.batch_size,
+                    seed=spec.seed,
                 )
                 return {**scores, **static, "epochs": 0}
         else:
@@ -216,7 +219,7 @@ def tune_spec(
     metrics = {f"test_{k}": v for k, v in test.items()}
     metrics.update(best.metrics)
     metrics.update(retrained)
-    metrics.update(trial=best.number, model=spec.model.name, dataset=data.meta.name)
+    metrics.update(trial=best.number, model=spec.model.name, dataset=data.meta.name)  # type: ignore[call-overload]
     write_yaml(
         best_dir / "params.yaml",
         {
@@ -248,7 +251,7 @@ def run_search(
     s = spec.search
     return tune(
         objective,
-        space=space if space is not None else Space.from_dict(s.space),
+        space=space if space is not None else Space.from_dict(s.space),  # type: ignore[arg-type]
         strategy=s.strategy,
         scheduler=s.scheduler,
         trials=s.trials,

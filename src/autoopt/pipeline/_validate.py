@@ -43,7 +43,7 @@ def _data_shape(data_json: str) -> tuple[DatasetMeta, int]:
     from autoopt.data import DataConfig, load_data
 
     data = load_data(DataConfig.model_validate_json(data_json))
-    return data.meta, len(data.train)
+    return data.meta, len(data.train)  # type: ignore[arg-type]
 
 
 def _with_default_space(spec: Spec, errors: list[str], check_files: bool = True) -> Spec:

@@ -275,7 +275,9 @@ class AutoSampler(BaseSampler):
                 self._delegates[name] = TPESampler(seed=self._seed)
             elif name.startswith("tpe"):
                 # Grouped TPE for conditional spaces (Optuna's advice); plain multivariate TPE otherwise.
-                options = {"n_startup_trials": self._startup} if self._startup is not None else {}
+                options: dict[str, Any] = (
+                    {"n_startup_trials": self._startup} if self._startup is not None else {}
+                )
                 if not options and self._budget is not None:
                     # Random trials before TPE models the history: Optuna's 10, but at most a third of
                     # a small budget, so a 12-trial search still spends most trials on the model.

@@ -113,11 +113,11 @@ def channel_targets(
         if global_counts is not None:
             ratio = global_counts.get(root, 0) / channels
         else:
-            ratio = requested(members)
+            ratio = requested(members)  # type: ignore[arg-type]
         conv = isinstance(root, _CONV)
         if conv:
             kept = kept_channels(channels, ratio, round_to, floor)
         else:
             kept = max(int(channels * (1.0 - ratio)), 1)
-        out.append(ChannelTarget(names.get(root, "?"), members, int(channels), ratio, kept, conv))
+        out.append(ChannelTarget(names.get(root, "?"), members, int(channels), ratio, kept, conv))  # type: ignore[arg-type]
     return out

@@ -70,7 +70,7 @@ class _Inline(nn.Module):
         self.wrapped = type(module).__name__
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self._forward(*args, **kwargs)
+        return self._forward(*args, **kwargs)  # type: ignore[operator]
 
 
 def split_reused_modules(model: nn.Module, x: torch.Tensor) -> list[str]:
