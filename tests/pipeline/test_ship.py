@@ -73,6 +73,9 @@ def test_ties_go_to_accuracy_and_targets_and_preferences_are_applied():
     assert choose(cands, "searched", GuardConfig(prefer="size")).shipped.id == "a"
     d = choose(cands, "searched", GuardConfig(max_latency_ms=0.00985))
     assert d.shipped.id == "b" and any("above the target" in f for f in cands[0].flags)
+    # Tied at batch 1, clearly faster at the largest batch: that one ships (within the allowed drop).
+    fast64 = cand("c", 0.977, 0.0099, 0.15, size_bytes=1500)
+    assert choose([*cands, fast64], "searched", GuardConfig()).shipped.id == "c"
     # Nothing meets the target: the searched model ships, and keeps its flag.
     d = choose(cands, "searched", GuardConfig(max_latency_ms=0.001))
     assert d.shipped.id == "searched" and d.shipped.flags

@@ -275,6 +275,10 @@ def _prefer(allowed: Sequence[Candidate], prefer: str) -> Candidate:
         best = min(c.size_bytes for c in allowed)
         tied = [c for c in allowed if c.size_bytes <= best * (1.0 + TIE)]
     else:
-        best = min(c.latency_ms.get("1", float("inf")) for c in allowed)
-        tied = [c for c in allowed if c.latency_ms.get("1", float("inf")) <= best * (1.0 + TIE)]
+        # The fastest at batch 1; among those tied there, the fastest at the largest batch size.
+        tied = list(allowed)
+        sizes = sorted({b for c in allowed for b in c.latency_ms}, key=int)
+        for b in dict.fromkeys(["1", *sizes[-1:]]):
+            best = min(c.latency_ms.get(b, float("inf")) for c in tied)
+            tied = [c for c in tied if c.latency_ms.get(b, float("inf")) <= best * (1.0 + TIE)]
     return max(tied, key=lambda c: (acc(c), -c.size_bytes))

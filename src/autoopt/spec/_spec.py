@@ -160,9 +160,10 @@ class ShipSpec(_Strict):
             ``compress.max_accuracy_drop`` of the spec, else 1.0.
         max_latency_ms: batch-1 p50 latency target (ms); ``None``: no target.
         max_size_bytes: file size target of the deployable ONNX file; ``None``: no target.
-        prefer: among the candidates allowed to ship: ``latency`` (the fastest at batch 1), ``size``
-            (the smallest file) or ``accuracy`` (the most accurate). Candidates within 5% of the best
-            latency (or size) count as tied; ties go to the more accurate, then the smaller one.
+        prefer: among the candidates allowed to ship: ``latency`` (the fastest at batch 1, then at
+            the largest measured batch), ``size`` (the smallest file) or ``accuracy`` (the most
+            accurate). Candidates within 5% of the best latency (or size) count as tied; ties go to
+            the more accurate, then the smaller one.
         latency_tolerance: a candidate is "slower" when its p50 exceeds the searched model's by more
             than this fraction at batch 1 or at the largest batch (timer noise on tiny models).
         repeats: timed calls per batch size and round of the interleaved latency measurement.
