@@ -293,7 +293,8 @@ def print_run_summary(res: Any) -> None:
         )
         drop = c.get("accuracy_drop")
         table.caption = (
-            f"shipped vs searched: {fmt(drop) if drop is not None else '-'} points lost, "
+            f"shipped vs searched: {fmt(drop) if drop is not None else '-'} "
+            f"{'points lost' if metric == 'test_accuracy' else '% more error'}, "
             f"speed-up {speed or '-'}, file {fmt(c.get('size_ratio'))}x smaller"
         )
         console.print(table)
