@@ -178,6 +178,10 @@ def test_every_candidate_is_measured_and_final_holds_the_shipped_one(compress_ru
     assert int8["precision"] == "int8" and int8["derived_from"] == "compress_2_finetune"
     for c in m["candidates"]:
         assert set(c["latency_ms"]) == {"1", "64"} and c["latency_settings"]["threads"] == 1
+    # The INT8 file, when it measured slower than its fp32 source (as on this tiny CNN), is blocked.
+    source = next(c for c in m["candidates"] if c["id"] == int8["derived_from"])
+    if int8["latency_ms"]["1"] > source["latency_ms"]["1"] * 1.05:
+        assert any(f.startswith("blocked:") for f in int8["flags"]) and m["shipped"] != int8["id"]
     report = (run_dir / "report.html").read_text()
     assert "Candidate models and the guard" in report and "shipped: final/model.onnx" in report
 
