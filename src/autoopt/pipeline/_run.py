@@ -116,15 +116,26 @@ _RUN_PARTS = (
 )  # fmt: skip
 
 
-def _claim(run_dir: Path, name: str, force: bool) -> None:
-    """One run per directory: refuse another spec's run directory (or clear it with ``force``)."""
+def _run_meta(run_dir: Path) -> dict[str, Any] | None:
+    """``run.json`` of a run directory; ``None`` when absent.
+
+    Raises:
+        InvalidSpecError: it is not valid JSON (the folder is not an autoopt run directory).
+    """
     p = run_dir / RUN_FILE
     if not p.is_file():
-        return
+        return None
     try:
-        meta = json.loads(p.read_text())
+        return dict(json.loads(p.read_text()))
     except ValueError:
-        meta = {}
+        raise InvalidSpecError(f"{p}: not valid JSON; this folder is not an autoopt run directory") from None
+
+
+def _claim(run_dir: Path, name: str, force: bool) -> None:
+    """One run per directory: refuse another spec's run directory (or clear it with ``force``)."""
+    meta = _run_meta(run_dir)
+    if meta is None:
+        return
     owner = meta.get("study")
     if owner == name and "target" not in meta:
         return
@@ -148,13 +159,9 @@ def _claim(run_dir: Path, name: str, force: bool) -> None:
 
 def _check_layout(run_dir: Path) -> None:
     """A run directory written by an incompatible autoopt: say so, overwrite nothing."""
-    p = run_dir / RUN_FILE
-    if not p.is_file():
+    meta = _run_meta(run_dir)
+    if meta is None:
         return
-    try:
-        meta = json.loads(p.read_text())
-    except ValueError:
-        raise InvalidSpecError(f"{p}: not valid JSON; this folder is not an autoopt run directory") from None
     layout = meta.get("layout")
     if layout is not None and layout != LAYOUT_VERSION:
         raise InvalidSpecError(
