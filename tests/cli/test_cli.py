@@ -218,10 +218,9 @@ def test_ctrl_c_keeps_results_and_rerun_resumes(files):
     shown = json.loads(res.stdout)["trials"]
     states = [t["state"] for t in shown]
     failed = next(t for t in shown if t["state"] == "FAIL")
-    # The interrupted trial is failed and queued again with its parameters; a trial stopped before its
-    # parameters were sampled (a slow machine: Ctrl-C between ask and sampling) has none to queue.
-    assert 1 <= states.count("COMPLETE") < 8
-    assert states[-2:] == ["FAIL", "WAITING"] if failed["params"] else states[-1] == "FAIL"
+    # The interrupted trial is failed and queued again with its parameters (with none when Ctrl-C came
+    # between ask and sampling, as seen at load 10: its retry then samples afresh).
+    assert 1 <= states.count("COMPLETE") < 8 and states[-2:] == ["FAIL", "WAITING"]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     trials = json.loads(runner.invoke(app, ["show", str(files / "run"), "--json"]).stdout)["trials"]

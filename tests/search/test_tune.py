@@ -441,3 +441,19 @@ def test_rejected_candidates_never_stop_the_search_as_a_broken_objective() -> No
     rejected = [r for r in res.trials if r.state == "FAIL"]
     assert len(rejected) >= 3 and all(r.reason.startswith("rejected: x ") for r in rejected)
     assert all(t.user_attrs.get("autoopt:rejected") for t in res.study.get_trials() if t.state.name == "FAIL")
+
+
+def test_a_trial_interrupted_before_sampling_is_queued_again_and_costs_no_budget():
+    from autoopt.search._budget import budget_used, requeue
+
+    study = optuna.create_study()
+    first = study.ask()
+    study.tell(first, 1.0)
+    stopped = study.ask()  # Ctrl-C between ask and sampling: no parameters yet
+    study.tell(stopped, state=optuna.trial.TrialState.FAIL)
+    assert requeue(study, stopped._trial_id)
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert len(waiting) == 1 and waiting[0].params == {}
+    assert budget_used(study) == (1, 0)  # the completed trial only; the retry counts once it runs
+    retry = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    assert retry.number == waiting[0].number and 0 <= retry.params["x"] <= 1

@@ -151,10 +151,11 @@ def requeue(study: Study, trial_id: int) -> bool:
     resumed, and the interrupted attempt does not count toward the budget (the retry carries
     ``failed_trial``, as the retry of a dead worker's trial does; see :func:`budget_used`). Only the
     parameters and the lineage are copied: the attempt's reason, traceback, metrics and worker stay
-    with it. A trial without parameters (it was stopped before sampling) is not queued.
+    with it. A trial stopped before its parameters were sampled is queued too, without parameters: its
+    retry samples afresh, and the interrupted attempt still does not count toward the budget.
     """
     frozen = study._storage.get_trial(trial_id)
-    if frozen.state != TrialState.FAIL or not frozen.params:
+    if frozen.state != TrialState.FAIL:
         return False
     history = [*frozen.system_attrs.get("retry_history", []), frozen.number]
     attrs = {
