@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from autoopt.compress._candidates import PlanSearchConfig, SelectConfig
+from autoopt.compress._measure import score_key
 from autoopt.compress._plan import STEP_KINDS, FinetuneConfig, PlanConfig, PlanResult, StepRow, run_plan
 from autoopt.compress._select import Candidate, pareto_front, select
 from autoopt.compress.prune import CompressionError, PruneConfig, SparsityConfig, prune, prune_unstructured
@@ -32,6 +33,7 @@ __all__ = [
     "STEP_KINDS",
     "SparsityConfig",
     "StepRow",
+    "score_key",
     "prune",
     "prune_unstructured",
     "quantize",

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from autoopt import __version__
-from autoopt.evaluate import Candidate, choose, flag_slower_than_source, measure_latencies
+from autoopt.evaluate import Candidate
 from autoopt.exceptions import InvalidSpecError
 from autoopt.io import redact_url, write_json, write_yaml
 from autoopt.pipeline._ship import (
     MANIFEST_FILE,
-    guard_config,
+    decide,
     load_candidates,
     onnx_candidate,
     rebuild,
@@ -221,7 +221,6 @@ def run_spec(
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidSpecError(f"--out {run_dir}: cannot create the run folder ({exc.strerror})") from None
-    _check_layout(run_dir)
     write_json(
         run_dir / RUN_FILE,
         {
@@ -278,7 +277,7 @@ def run_spec(
             ledger.event(stage=stage, status="interrupted", seconds=round(time.time() - t0, 2))
             result.stages[stage] = "interrupted"
             return result
-        ledger.done(stage, fp, **ctx.ledger_extra(stage, data_hash))
+        ledger.done(stage, fp, **({"data": data_hash} if stage == "search" else {}))
         ledger.event(stage=stage, status="done", seconds=round(time.time() - t0, 2))
         result.stages[stage] = "ran"
         if on_stage:
@@ -311,13 +310,11 @@ class _Context:
     def __init__(
         self, spec: Spec, run_dir: Path, storage: str | None, progress: Progress | None, *, retrain: bool
     ) -> None:
-        self.spec, self.run_dir, self.storage, self.progress, self.retrain = (
-            spec,
-            run_dir,
-            storage,
-            progress,
-            retrain,
-        )
+        self.spec = spec
+        self.run_dir = run_dir
+        self.storage = storage
+        self.progress = progress
+        self.retrain = retrain
         self.candidates: list[Candidate] = []
         self.manifest: dict[str, dict[str, Any]] = {}
         self._data: Any = None
@@ -357,9 +354,6 @@ class _Context:
         cands, extra = got
         self._add(stage, cands, list(extra.pop("consumed", [])), extra)
         return True
-
-    def ledger_extra(self, stage: str, data_hash: str) -> dict[str, Any]:
-        return {"data": data_hash} if stage == "search" else {}
 
 
 def _plans(ctx: _Context) -> dict[str, Any]:
@@ -445,8 +439,7 @@ def _plans(ctx: _Context) -> dict[str, Any]:
         plans["compress"] = (spec.compress, compress)
 
     def export(res: RunResult) -> bool:
-        s = ship(spec, run_dir, ctx.data, ctx.candidates, ctx.manifest)
-        res.flags = s.flags
+        ship(spec, run_dir, ctx.data, ctx.candidates, ctx.manifest)  # _finish reads its manifest
         return False
 
     plans["export"] = (spec.ship.model_dump(mode="json"), export)
@@ -509,11 +502,7 @@ def _student_candidates(ctx: _Context, params: dict[str, Any]) -> list[Candidate
 
 def _compress_input(ctx: _Context) -> Candidate:
     """The candidate the guard would ship so far (a student that meets it, else the searched model)."""
-    pool = [c for c in ctx.candidates if c.builder is not None]
-    measure_latencies(pool, repeats=ctx.spec.ship.repeats)
-    cfg = guard_config(ctx.spec)
-    flag_slower_than_source(pool, cfg.latency_tolerance)
-    return choose(pool, "searched", cfg).shipped
+    return decide(ctx.spec, [c for c in ctx.candidates if c.builder is not None]).shipped
 
 
 def _step_candidates(ctx: _Context, r: Any, source: Candidate) -> list[Candidate]:

@@ -11,16 +11,18 @@ the stages, the candidates with their measurements and flags, and the decision.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from autoopt.compress import score_key as compress_score_key
 from autoopt.data import DataBundle
 from autoopt.evaluate import (
     CARD_FILE,
@@ -37,6 +39,7 @@ from autoopt.spec import Spec
 
 __all__ = [
     "MANIFEST_FILE",
+    "decide",
     "ShipResult",
     "guard_config",
     "load_candidates",
@@ -52,8 +55,9 @@ CANDIDATES_FILE = "candidates.json"
 
 
 def score_key(data: DataBundle) -> tuple[str, bool]:
-    """The test metric candidates are compared on, and whether higher is better."""
-    return ("accuracy", True) if data.meta.task == "classification" else ("mse", False)
+    """The test metric candidates are compared on (compress's own), and whether higher is better."""
+    key = compress_score_key(data)
+    return key, key == "accuracy"
 
 
 def guard_config(spec: Spec) -> GuardConfig:
@@ -191,30 +195,15 @@ class ShipResult:
     decision: ShipDecision
     final_dir: Path
     manifest: Path
-    flags: list[str] = field(default_factory=list)
-
-    def summary_rows(self) -> list[dict[str, Any]]:
-        """The searched model and the shipped file, side by side (the console and report headline)."""
-        d = self.decision
-        rows = []
-        for role, c in (("searched model", d.reference), ("shipped", d.shipped)):
-            rows.append(
-                {
-                    "role": role,
-                    "model": c.label,
-                    "precision": c.precision,
-                    c.metric: c.score,
-                    "params": c.params,
-                    "size_bytes": c.size_bytes,
-                    "latency_b1_ms": c.latency_ms.get("1"),
-                    f"latency_b{_largest(c)}_ms": c.latency_ms.get(_largest(c)),
-                }
-            )
-        return rows
 
 
-def _largest(c: Candidate) -> str:
-    return max(c.latency_ms, key=int) if c.latency_ms else "64"
+def decide(spec: Spec, candidates: Sequence[Candidate]) -> ShipDecision:
+    """Time the candidates alike (interleaved), flag the slower-than-source ones, apply the guard."""
+    batch_sizes = sorted({1, *[int(b) for b in (spec.compress or {}).get("latency_batch_sizes", [64])]})
+    measure_latencies(candidates, batch_sizes=batch_sizes, repeats=spec.ship.repeats)
+    cfg = guard_config(spec)
+    flag_slower_than_source(candidates, cfg.latency_tolerance)
+    return choose(candidates, "searched", cfg)
 
 
 def ship(
@@ -235,10 +224,7 @@ def ship(
     """
     cfg = guard_config(spec)
     cands = list(candidates)
-    batch_sizes = sorted({1, *[int(b) for b in (spec.compress or {}).get("latency_batch_sizes", [64])]})
-    measure_latencies(cands, batch_sizes=batch_sizes, repeats=spec.ship.repeats)
-    flag_slower_than_source(cands, cfg.latency_tolerance)
-    decision = choose(cands, "searched", cfg)
+    decision = decide(spec, cands)
     final = run_dir / "final"
     if final.exists():
         shutil.rmtree(final)
@@ -252,13 +238,7 @@ def ship(
         "vs_searched": decision.comparison(),
         "latency_ms": shipped.latency_ms,
         "latency_settings": shipped.latency_settings,
-        "guard": {
-            "max_accuracy_drop": cfg.max_accuracy_drop,
-            "max_latency_ms": cfg.max_latency_ms,
-            "max_size_bytes": cfg.max_size_bytes,
-            "prefer": cfg.prefer,
-            "latency_tolerance": cfg.latency_tolerance,
-        },
+        "guard": dataclasses.asdict(cfg),
         "not_shipped": {c.id: c.flags for c in decision.rejected()},
     }
     extra = {"deployable": "model.onnx", "shipped": info}
@@ -292,7 +272,6 @@ def ship(
             spec=spec,
             extra=extra,
         )
-    flags = [f"{c.label}: {f}" for c in cands for f in c.flags]
     manifest = write_json(
         run_dir / MANIFEST_FILE,
         {
@@ -307,7 +286,7 @@ def ship(
             "candidates": [c.to_dict() for c in cands],
         },
     )
-    return ShipResult(decision=decision, final_dir=final, manifest=manifest, flags=flags)
+    return ShipResult(decision=decision, final_dir=final, manifest=manifest)
 
 
 def _root(c: Candidate, cands: Sequence[Candidate]) -> Candidate:
