@@ -1,30 +1,88 @@
-"""One formatter for pydantic errors: ``<prefix>.<key>: <problem>; got <value>``, with a hint for typos.
+"""The one formatter of validation errors: ``<key.path>: <what was expected>; got <value>``.
 
-Used by every config model that validates a spec section (``training``, ``compress.*``, ...).
+Every config that validates a spec section (the spec itself, ``data``, ``training``, ``distill``,
+``nas``, ``compress.*``, the serving model card) formats its pydantic errors here, so every message
+has the same shape and every key the same notation: dots between keys, list indices in brackets
+(``compress.steps[0].prune.ratio``, ``search.objectives[1].direction``).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from autoopt.exceptions import InvalidSpecError
 
-__all__ = ["pydantic_messages", "ValidatedConfig"]
+__all__ = ["key_path", "validation_errors", "ValidatedConfig"]
 
 _OPS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 
-def pydantic_messages(exc: ValidationError, prefix: str, fields: Iterable[str]) -> list[str]:
-    """One line per error of ``exc``, each naming its key under ``prefix``.
+def key_path(prefix: str, loc: Iterable[Any] = ()) -> str:
+    """``prefix`` followed by the parts of a pydantic ``loc``: keys joined by dots, indices in brackets.
+
+    Example:
+        >>> key_path("compress", ("steps", 0, "prune", "ratio"))
+        'compress.steps[0].prune.ratio'
+        >>> key_path("", ("objectives", 1))
+        'objectives[1]'
+    """
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        text = str(part)
+        if text.startswith("function-") or "[" in text or text in _UNION_TAGS:
+            continue  # pydantic's name of a validator or of one member of a union, not a key
+        out = f"{out}.{text}" if out else text
+    return out
+
+
+# Names pydantic gives the members of a union (``int | None`` -> ``int``) in an error's location.
+_UNION_TAGS = frozenset({"int", "float", "str", "bool", "none", "dict", "list", "tuple"})
+
+
+def _fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The keys the section of ``model`` at ``loc`` accepts (``()``: its own fields)."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(str(part))
+        if field is None:
+            return []
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        for c in list(candidates):  # list[Model] and dict[str, Model]: their items' model
+            candidates += list(getattr(c, "__args__", ()))
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)) and len(repr(value)) > 60:
+        return f"a list of {len(value)}"
+    return repr(value)
+
+
+def validation_errors(
+    exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None
+) -> list[str]:
+    """One ``<key.path>: <what was expected>; got <value>`` line per error of ``exc``.
 
     Args:
-        exc: the validation error.
-        prefix: the spec key of the section (``training``, ``compress.prune``).
-        fields: the section's field names, for "did you mean" hints on unknown keys.
+        exc: the pydantic error.
+        prefix: the spec key of the validated section (``training``, ``compress.steps[0].prune``; ``""``
+            for the whole spec).
+        model: the validated class; an unknown key then lists the keys its section accepts, with a
+            "did you mean" hint.
 
     Example:
         >>> from pydantic import BaseModel, ConfigDict, Field
@@ -34,41 +92,46 @@ def pydantic_messages(exc: ValidationError, prefix: str, fields: Iterable[str]) 
         >>> try:
         ...     C(lr=0)
         ... except ValidationError as e:
-        ...     pydantic_messages(e, "training", C.model_fields)
+        ...     validation_errors(e, "training", C)
         ['training.lr: must be > 0.0; got 0']
     """
-    names = sorted(fields)
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        key = f"{prefix}.{loc}" if loc else prefix
-        kind, ctx, got = err["type"], err.get("ctx", {}), err.get("input")
+        loc = tuple(err["loc"])
+        key = key_path(prefix, loc) or "spec"
+        kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
         if kind == "extra_forbidden":
-            close = difflib.get_close_matches(loc, names, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            lines.append(f"{key}: unknown field; expected one of: {', '.join(names)}.{hint}")
+            names = _fields_at(model, loc[:-1]) if model is not None else []
+            close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+            line = f"{key}: unknown key" + (f"; expected one of: {', '.join(names)}" if names else "")
+            lines.append(line + (f". Did you mean {close[0]!r}?" if close else ""))
+        elif kind == "missing":
+            lines.append(f"{key}: a value is required; got nothing")
         elif kind in _OPS:
-            lines.append(f"{key}: must be {_OPS[kind]} {next(iter(ctx.values()))}; got {got!r}")
+            lines.append(f"{key}: must be {_OPS[kind]} {next(iter(ctx.values()))}; got {_got(got)}")
         elif kind == "literal_error":
-            lines.append(f"{key}: expected one of: {ctx.get('expected', '')}; got {got!r}")
-        elif kind == "value_error":
-            msg = str(ctx.get("error", err["msg"]))
-            if msg.startswith(f"{prefix}."):
+            lines.append(f"{key}: expected one of: {ctx.get('expected', '')}; got {_got(got)}")
+        elif kind in ("value_error", "assertion_error"):
+            msg = str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
+            if prefix and msg.startswith(f"{prefix}."):  # the check named the full key itself
                 lines.append(msg)
-            elif not loc and ":" in msg:  # a model-level check whose message starts with the field
+            elif not loc and ":" in msg.partition(" ")[0]:  # a model-level check naming its field
                 field, _, rest = msg.partition(":")
-                lines.append(f"{prefix}.{field}:{rest}")
+                lines.append(f"{key_path(prefix, (field,))}:{rest}")
             else:
                 lines.append(f"{key}: {msg}")
         else:
-            lines.append(f"{key}: {str(err['msg']).lower()}; got {got!r}")
+            msg = str(err["msg"])
+            msg = "expected " + msg[len("Input should be ") :] if msg.startswith("Input should be ") else msg
+            lines.append(f"{key}: {msg[:1].lower()}{msg[1:]}; got {_got(got)}")
     return lines
 
 
 class ValidatedConfig(BaseModel):
     """A pydantic model whose errors become one ``InvalidSpecError`` naming every bad key.
 
-    Subclasses set ``key``, the spec key of their section (``nas``, ``compress.prune``).
+    Subclasses set ``key``, the spec key of their section (``nas``, ``compress.prune``);
+    :meth:`parse` validates the same section found under another key (``compress.steps[0].prune``).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
@@ -80,6 +143,20 @@ class ValidatedConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise InvalidSpecError(
-                errors=pydantic_messages(exc, type(self).key, type(self).model_fields)
-            ) from None
+            raise InvalidSpecError(errors=validation_errors(exc, type(self).key, type(self))) from None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any] | None, prefix: str | None = None) -> Any:
+        """Validate ``data``; errors are named under ``prefix`` (default: the class's ``key``).
+
+        Raises:
+            InvalidSpecError: one line per problem.
+        """
+        if data is not None and not isinstance(data, Mapping):
+            where = prefix if prefix is not None else cls.key
+            raise InvalidSpecError(f"{where}: expected a mapping; got {_got(data)}")
+        try:
+            return cls.model_validate(dict(data or {}))
+        except ValidationError as exc:
+            where = prefix if prefix is not None else cls.key
+            raise InvalidSpecError(errors=validation_errors(exc, where, cls)) from None

@@ -77,7 +77,7 @@ SPEC_CASES = [
     (
         "objective without val_",
         _with("search.objectives", {"metric": "accuracy"}),
-        "search.objectives.0.metric",
+        "search.objectives[0].metric",
     ),
     ("bad direction", _with("search.objectives", {"metric": "val_loss", "direction": "down"}), "direction"),
     ("constraint name typo", _with("search.constraints", ["parms <= 3"]), "search.constraints[0]: 'parms'"),

@@ -61,8 +61,8 @@ def test_unknown_key_and_bad_values_are_all_reported() -> None:
     text = str(info.value)
     assert text.startswith("3 errors:")
     assert "data.sead: unknown key; expected one of: name, path" in text
-    assert "data.limit: Input should be greater than 0, got 0" in text
-    assert "data.augment.rotate: Input should be greater than or equal to 0, got -5" in text
+    assert "data.limit: must be > 0; got 0" in text
+    assert "data.augment.rotate: must be >= 0.0; got -5" in text
 
 
 def test_model_itself_forbids_extra_keys() -> None:

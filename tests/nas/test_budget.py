@@ -85,7 +85,7 @@ def test_a_reachable_budget_passes_the_feasibility_check() -> None:
 def test_nas_config_errors_name_the_key() -> None:
     with pytest.raises(InvalidSpecError, match=r"nas\.max_params: must be > 0"):
         NasConfig.from_spec({"max_params": 0})
-    with pytest.raises(InvalidSpecError, match=r"nas\.retrain_topk: unknown field.*retrain_top_k"):
+    with pytest.raises(InvalidSpecError, match=r"nas\.retrain_topk: unknown key.*retrain_top_k"):
         NasConfig.from_spec({"retrain_topk": 2})
     with pytest.raises(InvalidSpecError, match="only 'nas-macro' has a supernet"):
         NasConfig.from_spec({"space": "nas-cell", "one_shot": True})

@@ -35,7 +35,7 @@ def test_registries_list_the_spec_names() -> None:
         ({"mixed_precision": "fp8"}, r"training\.mixed_precision: expected one of: 'auto', 'off'.*got 'fp8'"),
         ({"device": "gpu"}, r"training\.device: expected one of: auto, cpu, cuda.*got 'gpu'"),
         ({"metric_direction": "up"}, r"training\.metric_direction: expected one of"),
-        ({"learning_rate": 0.1}, r"training\.learning_rate: unknown field; expected one of: .*lr"),
+        ({"learning_rate": 0.1}, r"training\.learning_rate: unknown key; expected one of: .*lr"),
         ({"epochs": "ten"}, r"training\.epochs: .*valid integer.*got 'ten'"),
         (
             {"nesterov": True, "optimizer": "adam"},

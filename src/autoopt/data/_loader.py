@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import ValidationError
 
+from autoopt._validation import validation_errors
 from autoopt.data._augment import Augment
 from autoopt.data._bundle import DataBundle, DatasetMeta
 from autoopt.data._config import DataConfig
@@ -30,16 +31,6 @@ from autoopt.exceptions import DataError, InvalidSpecError
 __all__ = ["as_config", "load_data"]
 
 Samples = Union[np.ndarray, pd.DataFrame]  # noqa: UP007 (a runtime alias on Python 3.10)
-
-
-def _format_error(err: Any) -> str:
-    loc = ".".join(["data", *(str(p) for p in err["loc"])])
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        return f"{loc}: unknown key; expected one of: {', '.join(DataConfig.model_fields)}"
-    if err["type"] != "value_error" and not isinstance(err.get("input"), Mapping):
-        msg = f"{msg}, got {err.get('input')!r}"
-    return f"{loc}: {msg}"
 
 
 def as_config(config: DataConfig | Mapping[str, Any] | str) -> DataConfig:
@@ -60,7 +51,7 @@ def as_config(config: DataConfig | Mapping[str, Any] | str) -> DataConfig:
     try:
         return DataConfig.model_validate(dict(config))
     except ValidationError as exc:
-        raise InvalidSpecError(errors=[_format_error(e) for e in exc.errors()]) from None
+        raise InvalidSpecError(errors=validation_errors(exc, "data", DataConfig)) from None
 
 
 def _take(x: Samples, idx: np.ndarray) -> Samples:

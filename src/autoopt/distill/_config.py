@@ -8,18 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from autoopt._validation import validation_errors
 from autoopt.exceptions import InvalidSpecError
-from autoopt.spec import ModelSpec, spec_errors
+from autoopt.spec import ModelSpec
 from autoopt.training import TrainConfig
 
 __all__ = ["DistillParams", "DistillConfig", "TeacherSpec", "SEARCHABLE", "training_config"]
 
 #: ``distill.*`` keys a ``search.space`` may search.
 SEARCHABLE = ("alpha", "temperature", "feature_weight")
-
-
-def _prefixed(exc: ValidationError, prefix: str) -> InvalidSpecError:
-    return InvalidSpecError(errors=[f"{prefix}.{line}" for line in spec_errors(exc)])
 
 
 class DistillParams(BaseModel):
@@ -47,7 +44,7 @@ class DistillParams(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _prefixed(exc, "distill") from None
+            raise InvalidSpecError(errors=validation_errors(exc, "distill", type(self))) from None
 
 
 class TeacherSpec(BaseModel):

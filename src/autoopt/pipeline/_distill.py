@@ -161,8 +161,8 @@ def check_distill_spec(
         The spec (``search.space`` whole) and its ``distill:`` section.
 
     Raises:
-        InvalidSpecError: one line per problem, e.g. ``distill.alpha: Input should be less than or
-            equal to 1 (got 1.5)``.
+        InvalidSpecError: one line per problem, e.g. ``distill.alpha: must be <= 1;
+            got 1.5``.
     """
     raw = read_spec(source)
     space_dict = dict(raw.search.space) if isinstance(raw.search.space, Mapping) else {}

@@ -217,7 +217,7 @@ def _metric_name_errors(spec: Spec, constraints: list[Any], space: Space | None)
     found only after the first trial had trained)."""
     metric_names = trial_metric_names(spec)
     errors = [
-        _unknown_name(f"search.objectives.{i}.metric", o.metric, metric_names, "a metric trials report")
+        _unknown_name(f"search.objectives[{i}].metric", o.metric, metric_names, "a metric trials report")
         for i, o in enumerate(spec.search.objectives)
         if o.metric not in metric_names
     ]

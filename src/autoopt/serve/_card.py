@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from autoopt._validation import validation_errors
 from autoopt.exceptions import InvalidSpecError
 
 __all__ = ["CARD_FILE", "ModelCard", "Preprocessing", "load_card"]
@@ -50,11 +51,6 @@ class ModelCard(_Lenient):
     model: dict[str, Any] = Field(default_factory=dict)
 
 
-def _format(error: Any) -> str:
-    loc = ".".join(str(p) for p in error["loc"])
-    return f"{CARD_FILE}: {loc}: {error['msg']} (got {error.get('input')!r})"
-
-
 def load_card(model_dir: str | Path) -> tuple[ModelCard, dict[str, Any], Path]:
     """Read the model card of ``model_dir`` and locate its ONNX file.
 
@@ -83,7 +79,9 @@ def load_card(model_dir: str | Path) -> tuple[ModelCard, dict[str, Any], Path]:
     try:
         card = ModelCard.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidSpecError(errors=[f"{root}/{_format(e)}" for e in exc.errors()]) from None
+        raise InvalidSpecError(
+            errors=[f"{card_path}: {line}" for line in validation_errors(exc, "", ModelCard)]
+        ) from None
     onnx_name = card.files.get("onnx", "model.onnx")
     onnx_path = root / onnx_name
     if not onnx_path.is_file():

@@ -8,7 +8,6 @@ from autoopt.spec._spec import (
     Spec,
     TransferSpec,
     read_spec,
-    spec_errors,
 )
 
 __all__ = [
@@ -19,5 +18,4 @@ __all__ = [
     "ObjectiveSpec",
     "ShipSpec",
     "read_spec",
-    "spec_errors",
 ]

@@ -7,7 +7,6 @@ stage; ``autoopt.pipeline.load_spec`` runs every check and lists all problems at
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from autoopt._validation import validation_errors
 from autoopt.data import DataConfig
 from autoopt.exceptions import InvalidSpecError
 from autoopt.io._files import path_problem, yaml_problem
@@ -27,7 +27,6 @@ __all__ = [
     "ObjectiveSpec",
     "ShipSpec",
     "read_spec",
-    "spec_errors",
 ]
 
 
@@ -218,48 +217,6 @@ class Spec(_Strict):
         return v
 
 
-def _fields_at(root: Any, loc: tuple[Any, ...]) -> list[str]:
-    """The keys a section of ``root`` accepts (``()``: the top level, ``("search",)``: search, ...)."""
-    model: Any = root
-    for part in loc:
-        field = getattr(model, "model_fields", {}).get(str(part))
-        if field is None:
-            return []
-        candidates = [field.annotation, *getattr(field.annotation, "__args__", ())]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if model is None:
-            return []
-    return list(getattr(model, "model_fields", {}))
-
-
-def spec_errors(exc: ValidationError, model: type[BaseModel] | None = None) -> list[str]:
-    """pydantic errors as ``key.path: problem (got value)`` lines.
-
-    ``model`` is the validated class (default: :class:`Spec` when ``exc`` is its error); an unknown key
-    then lists the keys its section accepts, with a did-you-mean hint.
-    """
-    root = model if model is not None else (Spec if exc.title == Spec.__name__ else None)
-    out = []
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            fields = _fields_at(root, e["loc"][:-1]) if root is not None else []
-            close = difflib.get_close_matches(str(e["loc"][-1]), fields, n=1)
-            msg = "unknown key" + (f"; expected one of: {', '.join(fields)}" if fields else "")
-            msg += f". Did you mean {close[0]!r}?" if close else ""
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        got = e.get("input")
-        tail = (
-            ""
-            if e["type"] in ("extra_forbidden", "missing") or isinstance(got, (dict, list))
-            else f" (got {got!r})"
-        )
-        out.append(f"{loc}: {msg}{tail}")
-    return out
-
-
 def read_spec(source: str | Path | Mapping[str, Any]) -> Spec:
     """Read and validate a spec (a YAML path or a mapping); every problem is listed with its key path.
 
@@ -287,4 +244,4 @@ def read_spec(source: str | Path | Mapping[str, Any]) -> Spec:
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
-        raise InvalidSpecError(errors=spec_errors(exc)) from None
+        raise InvalidSpecError(errors=validation_errors(exc, "", Spec)) from None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from autoopt._validation import pydantic_messages
+from autoopt._validation import ValidatedConfig
 from autoopt.exceptions import InvalidSpecError
 from autoopt.training._optim import OPTIMIZERS
 from autoopt.training._schedule import SCHEDULES
@@ -17,7 +17,7 @@ __all__ = ["TrainConfig", "coerce_config"]
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(ValidatedConfig):
     """How to train one model: optimizer, schedule, regularization, stopping, device.
 
     The field names are the spec's ``training.*`` keys and the search-space names. Building one
@@ -57,7 +57,7 @@ class TrainConfig(BaseModel):
         64
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    key: ClassVar[str] = "training"
 
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -79,12 +79,6 @@ class TrainConfig(BaseModel):
     num_workers: int = Field(0, ge=0)
     seed: int = Field(0, ge=0)
     tensorboard: bool = False
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise InvalidSpecError(errors=_messages(exc, type(self))) from None
 
     @field_validator("optimizer")
     @classmethod
@@ -131,8 +125,3 @@ def coerce_config(config: TrainConfig | dict[str, Any] | None) -> TrainConfig:
     if isinstance(config, dict):
         return TrainConfig(**config)
     raise InvalidSpecError(f"training: expected a TrainConfig or a dict; got {type(config).__name__}")
-
-
-def _messages(exc: ValidationError, model: type[BaseModel]) -> list[str]:
-    """One ``training.<key>: <problem>; got <value>`` line per pydantic error."""
-    return pydantic_messages(exc, "training", model.model_fields)

@@ -33,7 +33,7 @@ def test_defaults() -> None:
         ({"mode": "qat", "activation_type": "int8"}, r"compress\.quantize\.activation_type: mode 'qat'"),
         (
             {"calibraton": "entropy"},
-            r"compress\.quantize\.calibraton: unknown field.*Did you mean 'calibration'",
+            r"compress\.quantize\.calibraton: unknown key.*Did you mean 'calibration'",
         ),
     ],
 )
