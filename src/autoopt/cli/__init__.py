@@ -189,16 +189,16 @@ def tune_cmd(
 def _tune_spec(
     path: Path, out: Path | None, storage: str | None, quiet: bool, as_json: bool, **overrides: object
 ) -> None:
-    from autoopt.pipeline import load_spec, tune_spec  # the deep-learning task: data, model, training
+    from autoopt.pipeline import load_config, tune_spec  # the deep-learning task: data, model, training
 
     check_out(out)
-    spec = load_spec(path, **overrides)  # type: ignore[arg-type]  # every spec error is listed first
+    spec = load_config(path, **overrides)  # type: ignore[arg-type]  # every spec error is listed first
     check_out(out or Path("runs") / spec.name)
     check_jobs(spec.search.jobs, storage or spec.search.storage)
     progress = None if (quiet or as_json) else RichProgress(f"tune {spec.name}")
     bars = None if progress is None else EpochBars(progress, stage="retrain best")
     with _trial_hint(out or Path("runs") / spec.name), listen_epochs(bars):
-        res = tune_spec(path, out=out, storage=storage, progress=progress, **overrides)  # type: ignore[arg-type]
+        res = tune_spec(spec, out=out, storage=storage, progress=progress)
     summary = {
         "run_dir": str(res.run_dir),
         "best_params": res.best_params,
@@ -249,13 +249,13 @@ def run_cmd(
     """
 
     def run() -> None:
-        from autoopt.pipeline import load_spec, run_spec
+        from autoopt.pipeline import load_config, run_spec
 
         if workers is not None and jobs is not None and workers != jobs:
             raise InvalidSpecError(f"--workers {workers} and --jobs {jobs}: give one of them")
         n_jobs = workers if workers is not None else jobs
         check_out(out)
-        loaded = load_spec(spec, trials=trials, timeout=timeout, jobs=n_jobs, seed=seed)  # errors first
+        loaded = load_config(spec, trials=trials, timeout=timeout, jobs=n_jobs, seed=seed)  # errors first
         check_jobs(loaded.search.jobs, storage or loaded.search.storage)
         progress = None if (quiet or as_json) else RichProgress("search")
         bars = None if progress is None else EpochBars(progress)  # epochs of every stage's training
@@ -269,17 +269,13 @@ def run_cmd(
 
         with _trial_hint(out or Path("runs") / loaded.name), listen_epochs(bars):
             res = run_spec(
-                spec,
+                loaded,
                 out=out,
                 from_stage=from_stage,
                 more_trials=more_trials,
                 storage=storage,
                 progress=progress,
                 on_stage=on_stage,
-                trials=trials,
-                timeout=timeout,
-                jobs=n_jobs,
-                seed=seed,
                 force=force,
             )
         summary = {

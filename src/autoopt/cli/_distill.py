@@ -57,7 +57,7 @@ def distill_cmd(
         progress = None if (quiet or as_json) else RichProgress(f"distill {checked.name}")
         bars = None if progress is None else EpochBars(progress, stage="distill")
         with listen_epochs(bars):
-            res = distill_spec(spec, out=out, progress=progress, storage=storage, **overrides)
+            res = distill_spec(checked, out=out, progress=progress, storage=storage)
         interrupted = res.search is not None and res.search.interrupted
         if as_json:
             summary = {

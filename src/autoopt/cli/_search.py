@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         """Search an architecture space (the spec's nas: section); print the Pareto front and the best."""
 
         def run() -> None:
-            from autoopt.pipeline import load_spec, tune_spec
+            from autoopt.pipeline import load_config, tune_spec
             from autoopt.search import check_jobs
             from autoopt.training import listen_epochs
 
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
                 trials=trials, timeout=timeout, jobs=jobs, seed=seed, strategy=strategy, scheduler=scheduler
             )
             check_out(out)
-            loaded = load_spec(spec, **overrides)
+            loaded = load_config(spec, **overrides)
             check_jobs(loaded.search.jobs, storage or loaded.search.storage)
             if loaded.nas is None:
                 raise InvalidSpecError(
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
             progress = None if (quiet or as_json) else RichProgress(f"search {loaded.name}")
             bars = None if progress is None else EpochBars(progress, stage="retrain best")
             with listen_epochs(bars):
-                res = tune_spec(spec, out=out, storage=storage, progress=progress, **overrides)
+                res = tune_spec(loaded, out=out, storage=storage, progress=progress)
             objectives = [f"{o.metric}" for o in loaded.search.objectives]
             if as_json:
                 print(

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from autoopt.data import DataBundle, DatasetMeta
 from autoopt.exceptions import CheckpointError, InvalidSpecError
+from autoopt.io import read_yaml
 from autoopt.models import AutoOptModel, build_model, load_checkpoint, read_state_dict
 from autoopt.models._checkpoint import head_name
 
@@ -38,16 +38,6 @@ class TeacherModel:
     def describe(self) -> dict[str, Any]:
         """``{name, params, source}`` for ``params.yaml``."""
         return {"name": self.name, "params": self.params, "source": self.source}
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvalidSpecError(f"{KEY}: cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidSpecError(f"{KEY}: {path} should hold a mapping; got {type(data).__name__}")
-    return data
 
 
 def _checkpoint_classes(path: Path, model: nn.Module) -> int | None:
@@ -111,10 +101,10 @@ def load_teacher_run(run_dir: str | Path, meta: DatasetMeta) -> TeacherModel:
             f"{KEY}: {str(run)!r} is not a finished tune run: best/{', best/'.join(missing)} missing; "
             "run 'autoopt tune' first, or give teacher: {checkpoint, model}"
         )
-    params = _read_yaml(best / "params.yaml")
+    params = read_yaml(best / "params.yaml", KEY)
     spec_model: dict[str, Any] = {}
     if (run / "spec.yaml").is_file():
-        spec_model = _read_yaml(run / "spec.yaml").get("model") or {}
+        spec_model = read_yaml(run / "spec.yaml", KEY).get("model") or {}
     name = params.get("model") or spec_model.get("name")
     if not name:
         raise InvalidSpecError(f"{KEY}: {best / 'params.yaml'} names no model")

@@ -17,12 +17,12 @@ from typing import Any
 
 import onnx
 import torch
-import yaml
 from torch import nn
 
 from autoopt.data import DataBundle, DatasetMeta, load_data
 from autoopt.evaluate._runners import Runner, make_runner
 from autoopt.exceptions import CheckpointError, InvalidSpecError
+from autoopt.io import read_yaml
 from autoopt.models import build_model, load_checkpoint
 from autoopt.spec import Spec, read_spec
 
@@ -73,16 +73,6 @@ def onnx_files(path: str | os.PathLike[str]) -> list[Path]:
     return [path, *extra]
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvalidSpecError(f"{path}: cannot read YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidSpecError(f"{path}: expected a mapping; got {type(data).__name__}")
-    return data
-
-
 def load_run(
     run_dir: str | os.PathLike[str], data: DataBundle | None = None, *, meta: DatasetMeta | None = None
 ) -> LoadedRun:
@@ -115,7 +105,7 @@ def load_run(
             f"best/params.yaml); missing: {', '.join(str(p.relative_to(run_dir)) for p in missing)}"
         )
     spec = read_spec(run_dir / "spec.yaml")
-    params = _read_yaml(best / "params.yaml")
+    params = read_yaml(best / "params.yaml")
     name = str(params.get("model") or spec.model.name)
     config = {**spec.model.params, **(params.get("model_params") or {})}
     if meta is None:

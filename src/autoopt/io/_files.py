@@ -1,17 +1,20 @@
-"""Atomic file writes: a reader never sees a half-written file."""
+"""Files: atomic writes (a reader never sees a half-written file), YAML reads, path checks."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 __all__ = [
+    "atomic_write",
     "atomic_write_bytes",
+    "read_yaml",
     "atomic_write_text",
     "path_problem",
     "writable_dir_problem",
@@ -63,22 +66,63 @@ def writable_dir_problem(path: str | Path) -> str | None:
     return None
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Write ``path`` through a temp file in the same folder, then ``os.replace`` it into place.
+
+    A reader never sees a half-written file; a crash leaves the old file (or none). The one atomic
+    writer: text, JSON, YAML, safetensors and ``torch.save`` files all go through it.
+
+    Args:
+        path: the destination file; parent folders are created.
+        write: writes the content to the temp path it is given.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o644 & ~_umask())  # mkstemp creates 0600; give run files the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        os.close(fd)
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())  # the rename never publishes data still only in the page cache
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`)."""
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_bytes(data)
+
+    return atomic_write(path, write)
+
+
+def read_yaml(path: str | Path, what: str | None = None) -> dict[str, Any]:
+    """The mapping in a YAML file an earlier stage wrote (``params.yaml``, ``spec.yaml``).
+
+    Args:
+        path: the file.
+        what: the key or role to name in errors (default: the path).
+
+    Raises:
+        InvalidSpecError: the file cannot be read, is not YAML, or does not hold a mapping.
+    """
+    from autoopt.exceptions import InvalidSpecError
+
+    where = f"{what}: {path}" if what else str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise InvalidSpecError(f"{where}: cannot read it ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise InvalidSpecError(f"{where}: not valid YAML at {yaml_problem(exc)}") from None
+    if not isinstance(data, dict):
+        raise InvalidSpecError(f"{where}: expected a mapping; got {type(data).__name__}")
+    return data
 
 
 def _umask() -> int:

@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from autoopt.exceptions import CheckpointError, format_errors
+from autoopt.io import atomic_write
 from autoopt.models._base import AutoOptModel, WrappedModel, find_last_linear
 
 __all__ = ["LoadReport", "save_checkpoint", "load_checkpoint", "read_state_dict", "head_name"]
@@ -148,19 +148,9 @@ def save_checkpoint(
         The written path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={**(metadata or {}), HASH_KEY: content_hash(tensors)})
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    meta = {**(metadata or {}), HASH_KEY: content_hash(tensors)}
+    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
 def load_checkpoint(

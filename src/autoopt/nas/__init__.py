@@ -18,6 +18,7 @@ from autoopt.models.arch import build_architecture, describe, list_nas_spaces, n
 from autoopt.nas._budget import ArchBudget, LatencyCache, arch_key, arch_space_for, check_feasible
 from autoopt.nas._config import NasConfig, OneShotConfig
 from autoopt.nas._errors import InvalidArchitectureError, TrialRejected
+from autoopt.nas._run import NasRun, arch_of, prepare_nas, retrain_top_k, search_space, write_front
 
 __all__ = [
     "InvalidArchitectureError",
@@ -34,4 +35,10 @@ __all__ = [
     "arch_key",
     "arch_space_for",
     "check_feasible",
+    "NasRun",
+    "arch_of",
+    "prepare_nas",
+    "retrain_top_k",
+    "search_space",
+    "write_front",
 ]

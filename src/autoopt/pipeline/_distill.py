@@ -21,9 +21,7 @@ from torch import nn
 
 from autoopt.data import DataBundle, load_data
 from autoopt.distill import (
-    SEARCHABLE,
     DistillConfig,
-    DistillParams,
     TeacherModel,
     distill,
     load_teacher,
@@ -32,12 +30,13 @@ from autoopt.distill import (
 )
 from autoopt.exceptions import AutoOptError, InvalidSpecError
 from autoopt.io import write_json, write_yaml
-from autoopt.models import build_model, check_model_params, count_macs, count_params, load_checkpoint
+from autoopt.models import build_model, count_macs, count_params, load_checkpoint
+from autoopt.pipeline._config import RunConfig
 from autoopt.pipeline._tune_spec import best_row, run_search
-from autoopt.pipeline._validate import STATIC_METRICS, _collect, load_spec, split_params
-from autoopt.search import Progress, TuneResult
-from autoopt.space import Float, Int, Space
-from autoopt.spec import ModelSpec, Spec, read_spec
+from autoopt.pipeline._validate import load_config, split_params
+from autoopt.search import Progress, TuneResult, epoch_reporter, trial_metrics
+from autoopt.space import Space
+from autoopt.spec import ModelSpec
 from autoopt.training import TrainConfig, evaluate_model, fit
 
 __all__ = ["DistillSpecResult", "check_distill_spec", "distill_spec", "STAGE"]
@@ -62,7 +61,7 @@ class DistillSpecResult:
         search: the search over ``distill.*``/``training.*``, when the spec has one.
     """
 
-    spec: Spec
+    spec: RunConfig
     config: DistillConfig
     run_dir: Path
     stage_dir: Path
@@ -90,67 +89,13 @@ class DistillSpecResult:
 # -- validation ----------------------------------------------------------------------------------
 
 
-def _endpoints(param: Any) -> list[Any]:
-    if isinstance(param, (Float, Int)):
-        return [param.low, param.high]
-    if hasattr(param, "choices"):
-        return list(param.choices)
-    return [getattr(param, "value", None)]
-
-
-def _check_space(space: Space, cfg: DistillConfig | None, errors: list[str]) -> None:
-    """``distill.*`` names must be searchable and their ranges valid; ``model.*`` needs the spec's model."""
-    for name in space.names:
-        section, _, key = name.partition(".")
-        where = f"search.space.{name}"
-        if section == "transfer":
-            errors.append(f"{where}: autoopt distill does not use transfer; search distill.* or training.*")
-        elif section == "model" and cfg is not None and cfg.student is not None:
-            errors.append(
-                f"{where}: model.* searches the spec's model:, but the student is distill.student; "
-                "move the student to model: to search its parameters"
-            )
-        elif section == "distill":
-            if key not in SEARCHABLE:
-                errors.append(f"{where}: 'distill' searches one of: {', '.join(SEARCHABLE)}; got {key!r}")
-                continue
-            for value in _endpoints(space[name]):
-                try:
-                    DistillParams(**{key: value})
-                except InvalidSpecError as exc:
-                    for line in exc.errors:
-                        errors.append(f"{where}: {line.partition(': ')[2]}")
-                except (TypeError, ValueError) as exc:  # a choice pydantic cannot read as a float
-                    errors.append(f"{where}: {exc}")
-
-
-def _check_teacher(cfg: DistillConfig, spec: Spec, check_files: bool, errors: list[str]) -> None:
-    t = cfg.teacher
-    key = "distill.teacher"
-    if t.run_dir is not None and check_files:
-        best = t.run_dir / "best"
-        missing = [f"best/{n}" for n in ("model.safetensors", "params.yaml") if not (best / n).is_file()]
-        if missing:
-            errors.append(
-                f"{key}.run_dir: {str(t.run_dir)!r} is not a finished tune run ({', '.join(missing)} "
-                "missing); run 'autoopt tune' first, or give teacher: {checkpoint, model}"
-            )
-    if t.checkpoint is not None and check_files and not t.checkpoint.is_file():
-        errors.append(f"{key}.checkpoint: file {str(t.checkpoint)!r} does not exist")
-    if t.model is not None:
-        _collect(errors, check_model_params, t.model.name, t.model.params, key=f"{key}.model.params")
-    if t.source == "train":
-        _collect(errors, training_config, {"seed": spec.seed, **spec.training}, t.training, f"{key}.training")
-
-
 def check_distill_spec(
     source: str | Path | Mapping[str, Any], *, check_files: bool = True, **overrides: Any
-) -> tuple[Spec, DistillConfig]:
-    """Read a distill spec and check everything the run will need, listing every problem at once.
+) -> tuple[RunConfig, DistillConfig]:
+    """Read a distill spec once and check everything the run will need, listing every problem at once.
 
-    The spec's other sections are checked by :func:`autoopt.pipeline.load_spec` (with the ``distill.*``
-    entries of ``search.space`` set aside); the ``distill:`` section by :class:`DistillConfig`; then the
-    student and teacher models, the training overrides and the searched ``distill.*`` ranges.
+    :func:`autoopt.pipeline.load_config` with the rules of ``autoopt distill``: a teacher is required,
+    the student trains from scratch (no ``transfer:``).
 
     Args:
         source: a YAML path or a mapping.
@@ -158,52 +103,24 @@ def check_distill_spec(
         **overrides: ``trials``, ``timeout``, ``jobs``, ``strategy``, ``scheduler``, ``seed``.
 
     Returns:
-        The spec (``search.space`` whole) and its ``distill:`` section.
+        The validated config and its ``distill:`` section.
 
     Raises:
-        InvalidSpecError: one line per problem, e.g. ``distill.alpha: must be <= 1;
-            got 1.5``.
+        InvalidSpecError: one line per problem, e.g. ``distill.alpha: must be <= 1.0; got 1.5``.
     """
-    raw = read_spec(source)
-    space_dict = dict(raw.search.space) if isinstance(raw.search.space, Mapping) else {}
-    others = {k: v for k, v in space_dict.items() if not k.startswith("distill.")}
-    errors: list[str] = []
-    base = {**raw.model_dump(mode="python"), "search": {**raw.search.model_dump(), "space": others}}
-    spec = _collect(errors, load_spec, base, check_files=check_files, **overrides)
-    cfg = _collect(errors, DistillConfig.from_spec, raw.distill)
-    if raw.transfer is not None:
-        errors.append(
-            "transfer: autoopt distill trains the student from scratch; remove the transfer section"
-        )
-    space = _collect(errors, Space.from_dict, space_dict, key="search.space")
-    if space is not None:
-        _check_space(space, cfg, errors)
-    if cfg is not None:
-        if cfg.student is not None:
-            _collect(
-                errors, check_model_params, cfg.student.name, cfg.student.params, key="distill.student.params"
-            )
-        _check_teacher(cfg, raw, check_files, errors)
-        _collect(
-            errors, training_config, {"seed": raw.seed, **raw.training}, cfg.training, "distill.training"
-        )
-    if errors:
-        raise InvalidSpecError(errors=list(dict.fromkeys(errors)))  # one line per problem, in order
-    spec = cast(Spec, spec).model_copy(
-        update={"search": spec.search.model_copy(update={"space": space_dict})}
-    )
-    return spec, cast(DistillConfig, cfg)
+    config = load_config(source, check_files=check_files, distill_command=True, **overrides)
+    return config, cast(DistillConfig, config.distill)
 
 
 # -- running -------------------------------------------------------------------------------------
 
 
-def _student_spec(spec: Spec, cfg: DistillConfig) -> ModelSpec:
+def _student_spec(spec: RunConfig, cfg: DistillConfig) -> ModelSpec:
     return cfg.student if cfg.student is not None else spec.model
 
 
 def _build_student(
-    spec: Spec, cfg: DistillConfig, searched: Mapping[str, Any], data: DataBundle
+    spec: RunConfig, cfg: DistillConfig, searched: Mapping[str, Any], data: DataBundle
 ) -> nn.Module:
     student = _student_spec(spec, cfg)
     key = "distill.student.params" if cfg.student is not None else "model.params"
@@ -225,7 +142,7 @@ def _test(model: nn.Module, data: DataBundle, cfg: TrainConfig, prefix: str) -> 
     return out
 
 
-def _teacher(spec: Spec, cfg: DistillConfig, data: DataBundle, stage: Path) -> TeacherModel:
+def _teacher(spec: RunConfig, cfg: DistillConfig, data: DataBundle, stage: Path) -> TeacherModel:
     """Load the teacher, or train it (reusing ``stage/teacher`` when the same teacher was trained before)."""
     t = cfg.teacher
     if t.run_dir is not None:
@@ -234,7 +151,9 @@ def _teacher(spec: Spec, cfg: DistillConfig, data: DataBundle, stage: Path) -> T
         raise InvalidSpecError("distill.teacher: give run_dir, checkpoint with model, or model")
     if t.checkpoint is not None:
         return load_teacher(t.model.name, dict(t.model.params), t.checkpoint, data.meta)
-    tcfg = training_config({"seed": spec.seed, **spec.training}, t.training, "distill.teacher.training")
+    tcfg = training_config(
+        spec.training.model_dump(exclude_unset=True), t.training, "distill.teacher.training"
+    )
     folder = stage / "teacher"
     recipe = {
         "model": t.model.name,
@@ -258,22 +177,17 @@ def _teacher(spec: Spec, cfg: DistillConfig, data: DataBundle, stage: Path) -> T
 
 
 def _objective(
-    spec: Spec, cfg: DistillConfig, data: DataBundle, teacher: nn.Module, stage: Path, threads: int
+    spec: RunConfig, cfg: DistillConfig, data: DataBundle, teacher: nn.Module, stage: Path, threads: int
 ) -> Any:
-    objectives = spec.search.objectives
+    metrics = [o.metric for o in spec.search.objectives]
 
     def objective(params: dict[str, Any], report: Any) -> dict[str, Any]:
         torch.set_num_threads(threads)
         sections = split_params(params)
         weights = {**cfg.params().model_dump(), **sections["distill"]}
-        train = TrainConfig(**{"seed": spec.seed, **spec.training, **cfg.training, **sections["training"]})
+        train = spec.train_config({**cfg.training, **sections["training"]})
         student = _build_student(spec, cfg, sections["model"], data)
         static = {"params": count_params(student), "macs": count_macs(student, data.meta.input_shape)}
-
-        def per_epoch(value: float, epoch: int) -> None:
-            vector = [static[o.metric] if o.metric in STATIC_METRICS else value for o in objectives]
-            report(vector if len(vector) > 1 else vector[0], epoch)
-
         res = distill(
             student,
             teacher,
@@ -281,18 +195,16 @@ def _objective(
             train,
             **weights,
             cache_teacher=cfg.cache_teacher,
-            reporter=per_epoch,
+            reporter=epoch_reporter(report, metrics, static),
             out_dir=stage / "trials" / str(report.trial.number),
         )
-        metrics: dict[str, Any] = {f"val_{k}": v for k, v in res.fit.val_metrics.items()}
-        metrics.update(static, epochs=res.fit.epochs_run)
-        return metrics
+        return trial_metrics(res.fit.val_metrics, static, epochs=res.fit.epochs_run)
 
     return objective
 
 
 def _search(
-    spec: Spec,
+    spec: RunConfig,
     cfg: DistillConfig,
     data: DataBundle,
     teacher: nn.Module,
@@ -320,7 +232,7 @@ def _search(
 
 
 def distill_spec(
-    path: str | Path | Mapping[str, Any],
+    path: str | Path | Mapping[str, Any] | RunConfig,
     *,
     out: str | Path | None = None,
     progress: Progress | None = None,
@@ -334,7 +246,8 @@ def distill_spec(
     on the validation metric and its best trial's student is kept.
 
     Args:
-        path: the spec YAML (or a mapping).
+        path: the spec YAML (or a mapping), or its :class:`RunConfig` (validated once; ``autoopt run``
+            passes its own, whose teacher is the run's searched model).
         out: the run directory (default ``runs/<spec.name>``).
         progress: a progress display for the search.
         storage: a storage URL for the search (default ``RUN_DIR/distill/study.db``).
@@ -354,11 +267,14 @@ def distill_spec(
         >>> result = distill_spec("examples/digits_distill.yaml", out="runs/kd")  # doctest: +SKIP
         >>> result.metrics["test_accuracy"], result.metrics["teacher_test_accuracy"]  # doctest: +SKIP
     """
-    spec, cfg = check_distill_spec(path, **overrides)
+    if isinstance(path, RunConfig):
+        spec, cfg = path, cast(DistillConfig, path.distill)
+    else:
+        spec, cfg = check_distill_spec(path, **overrides)
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     stage = run_dir / STAGE
     stage.mkdir(parents=True, exist_ok=True)
-    resolved = spec.model_dump(mode="json")
+    resolved = spec.spec.model_dump(mode="json")
     write_yaml(stage / "spec.yaml", resolved)
     if not (run_dir / "spec.yaml").exists():  # never overwrite the spec of a tune run sharing the folder
         write_yaml(run_dir / "spec.yaml", resolved)
@@ -367,7 +283,7 @@ def distill_spec(
 
     data = load_data(spec.data)
     teacher = _teacher(spec, cfg, data, stage)
-    train_base = {"seed": spec.seed, **spec.training, **cfg.training}
+    train_base = spec.train_config(cfg.training)
     searched = Space.from_dict(spec.search.space).names  # type: ignore[arg-type]
     search: TuneResult | None = None
     if searched:
@@ -379,7 +295,7 @@ def distill_spec(
             _build_student(spec, cfg, {}, data),
             teacher.model,
             data,
-            TrainConfig(**train_base),
+            train_base,
             **cfg.params().model_dump(),
             cache_teacher=cfg.cache_teacher,
             out_dir=stage,
@@ -389,7 +305,7 @@ def distill_spec(
 
     sections = split_params({k: v for k, v in best.items() if k.partition(".")[0] in _SECTIONS and "." in k})
     weights = {**cfg.params().model_dump(), **sections["distill"]}
-    train = TrainConfig(**{**train_base, **sections["training"]})
+    train = spec.train_config({**cfg.training, **sections["training"]})
     student = _build_student(spec, cfg, sections["model"], data)
     load_checkpoint(student, stage / "model.safetensors", strict_head=True)
 
@@ -407,7 +323,7 @@ def distill_spec(
     params = {
         "model": student_spec.name,
         "model_params": {**student_spec.params, **sections["model"]},
-        "training": {**spec.training, **cfg.training, **sections["training"]},
+        "training": {**spec.fixed_training, **cfg.training, **sections["training"]},
         "distill": weights,
         "teacher": teacher.describe(),
     }

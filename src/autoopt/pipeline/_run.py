@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from autoopt import __version__
+from autoopt.distill import TeacherSpec
 from autoopt.evaluate import Candidate
-from autoopt.exceptions import InvalidSpecError
+from autoopt.exceptions import AutoOptError, InvalidSpecError
 from autoopt.io import redact_url, write_json, write_yaml
+from autoopt.pipeline._config import RunConfig
 from autoopt.pipeline._ship import (
     MANIFEST_FILE,
     decide,
@@ -44,9 +46,8 @@ from autoopt.pipeline._ship import (
     ship,
     torch_candidate,
 )
-from autoopt.pipeline._validate import load_spec
+from autoopt.pipeline._validate import RUN_TEACHER, load_config, split_params
 from autoopt.search import Progress
-from autoopt.spec import Spec
 
 __all__ = ["STAGES", "RunResult", "run_spec", "LAYOUT_VERSION"]
 
@@ -173,7 +174,7 @@ def _check_layout(run_dir: Path) -> None:
 
 
 def run_spec(
-    source: str | Path,
+    source: str | Path | RunConfig,
     *,
     out: str | Path | None = None,
     from_stage: str | None = None,
@@ -187,7 +188,8 @@ def run_spec(
     """Run the whole job of a spec into ``runs/<name>/`` (or ``out``), resuming what is done.
 
     Args:
-        source: the spec YAML.
+        source: the spec YAML, or its :class:`RunConfig` (:func:`load_config`; the spec is validated
+            once, and each stage gets its typed section).
         out: the run directory.
         from_stage: force this stage (one of :data:`STAGES`) and every later one to run again.
         more_trials: extend the search by this many trials (continuous optimization).
@@ -207,7 +209,7 @@ def run_spec(
     """
     if from_stage is not None and from_stage not in STAGES:
         raise InvalidSpecError(f"--from: unknown stage {from_stage!r}; expected one of: {', '.join(STAGES)}")
-    spec = load_spec(source, **overrides)
+    spec = source if isinstance(source, RunConfig) else load_config(source, **overrides)
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     if run_dir.exists() and not run_dir.is_dir():
         raise InvalidSpecError(f"--out {run_dir}: is a file; expected a folder for the run")
@@ -216,7 +218,8 @@ def run_spec(
     if more_trials:
         base = spec.search.trials or 0
         done_trials = _finished_trials(run_dir, spec.name, storage)
-        spec = load_spec(source, **{**overrides, "trials": max(base, done_trials) + more_trials})
+        trials = max(base, done_trials) + more_trials
+        spec = spec.replace(search=spec.search.model_copy(update={"trials": trials}))
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -227,7 +230,7 @@ def run_spec(
             "autoopt": __version__,
             "layout": LAYOUT_VERSION,
             "kind": "run",
-            "spec": str(source),
+            "spec": str(source) if not isinstance(source, RunConfig) else spec.name,
             "study": spec.name,
             "storage": redact_url(
                 storage or spec.search.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
@@ -308,7 +311,7 @@ class _Context:
     """What the stages of one run share: the spec, the data (loaded once), the candidates so far."""
 
     def __init__(
-        self, spec: Spec, run_dir: Path, storage: str | None, progress: Progress | None, *, retrain: bool
+        self, spec: RunConfig, run_dir: Path, storage: str | None, progress: Progress | None, *, retrain: bool
     ) -> None:
         self.spec = spec
         self.run_dir = run_dir
@@ -358,35 +361,35 @@ class _Context:
 
 def _plans(ctx: _Context) -> dict[str, Any]:
     """Each present stage: (its config, for the fingerprint; a function running it)."""
+    from autoopt.models import load_checkpoint
     from autoopt.pipeline._compress import compress_spec
     from autoopt.pipeline._distill import distill_spec
-    from autoopt.pipeline._tune_spec import tune_spec
+    from autoopt.pipeline._tune_spec import build_trial_model, tune_spec
 
     spec, run_dir = ctx.spec, ctx.run_dir
-    source = run_dir / "spec.resolved.yaml"
-    write_yaml(source, spec.model_dump(mode="json"))
+    write_yaml(run_dir / "spec.resolved.yaml", spec.spec.model_dump(mode="json"))
     plans: dict[str, Any] = {}
 
     def search(res: RunResult) -> bool:
-        r = tune_spec(source, out=run_dir, storage=ctx.storage, progress=ctx.progress, retrain=ctx.retrain)
+        r = tune_spec(spec, out=run_dir, storage=ctx.storage, progress=ctx.progress, retrain=ctx.retrain)
         res.metrics.update(r.metrics)
         for line in r.warm_start_incompatible:
             _Ledger(run_dir).event(stage="search", warm_start_incompatible=line)
         if r.search.interrupted:
             return True
-        from autoopt.evaluate import load_run
-
-        loaded = load_run(run_dir, ctx.data)
+        if r.best_dir is None:
+            raise AutoOptError("search: no trial completed, so there is no model to go on with")
+        weights = r.best_dir / "model.safetensors"
+        model = build_trial_model(spec, r.best_params, ctx.data)
+        load_checkpoint(model, weights)
+        builder = {
+            "name": spec.model.name,
+            "config": {**spec.model.params, **split_params(r.best_params)["model"]},
+        }
         cand = torch_candidate(
-            "searched",
-            "searched best model",
-            "search",
-            loaded.model,
-            ctx.data,
-            run_dir,
-            builder={"name": loaded.model_name, "config": loaded.model_config},
-            weights=run_dir / "best" / "model.safetensors",
-        )
+            "searched", "searched best model", "search", model.eval(), ctx.data, run_dir,
+            builder=builder, weights=weights,
+        )  # fmt: skip
         ctx.produced("search", [cand], consumed=["data"], trial=r.metrics.get("trial"))
         return False
 
@@ -396,20 +399,23 @@ def _plans(ctx: _Context) -> dict[str, Any]:
     plans["search"] = (
         {
             "model": spec.model.model_dump(mode="json"),
-            "training": spec.training,
+            "training": spec.fixed_training,
             "transfer": spec.transfer.model_dump(mode="json") if spec.transfer else None,
             "search": search_cfg,
-            "nas": spec.nas,
+            "nas": spec.spec.nas,
         },
         search,
     )
     if spec.distill is not None:
 
         def distill(res: RunResult) -> bool:
-            teacher = dict(spec.distill or {})
-            teacher.setdefault("teacher", str(run_dir))  # the searched model teaches by default
-            # The student alone is a candidate too: the run keeps whichever is better.
-            teacher.setdefault("compare_baseline", True)
+            assert spec.distill is not None
+            written = spec.spec.distill or {}
+            update: dict[str, Any] = {}
+            if str(spec.distill.teacher.run_dir) == RUN_TEACHER:  # the searched model teaches by default
+                update["teacher"] = TeacherSpec(run_dir=run_dir)
+            if "compare_baseline" not in written:  # the student alone is a candidate too
+                update["compare_baseline"] = True
             # The spec's search space tunes the teacher; the distill stage searches only distill.* keys.
             kd_space = {k: v for k, v in spec.search.space.items() if k.startswith("distill.")}  # type: ignore[union-attr]
             kd_search = spec.search.model_copy(
@@ -419,24 +425,24 @@ def _plans(ctx: _Context) -> dict[str, Any]:
                     "warm_start": None,
                 }
             )
-            s2 = spec.model_copy(update={"distill": teacher, "search": kd_search})
-            path = run_dir / "spec.distill.yaml"
-            write_yaml(path, s2.model_dump(mode="json"))
-            r = distill_spec(path, out=run_dir)
+            kd = spec.replace(distill=spec.distill.model_copy(update=update), search=kd_search)
+            kd_dump = {**kd.spec.model_dump(mode="json"), "distill": kd.distill.model_dump(mode="json")}  # type: ignore[union-attr]
+            write_yaml(run_dir / "spec.distill.yaml", kd_dump)
+            r = distill_spec(kd, out=run_dir)
             ctx.produced("distill", _student_candidates(ctx, r.params), consumed=["searched"])
             return False
 
-        plans["distill"] = (spec.distill, distill)
+        plans["distill"] = (spec.spec.distill, distill)
     if spec.compress is not None:
 
         def compress(res: RunResult) -> bool:
             source_cand = _compress_input(ctx)
             model = rebuild(source_cand, ctx.data)
-            r = compress_spec(source, out=run_dir, model_run=run_dir, model=model)
+            r = compress_spec(spec, out=run_dir, model_run=run_dir, model=model)
             ctx.produced("compress", _step_candidates(ctx, r, source_cand), consumed=[source_cand.id])
             return False
 
-        plans["compress"] = (spec.compress, compress)
+        plans["compress"] = (spec.spec.compress, compress)
 
     def export(res: RunResult) -> bool:
         ship(spec, run_dir, ctx.data, ctx.candidates, ctx.manifest)  # _finish reads its manifest

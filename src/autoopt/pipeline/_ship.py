@@ -35,7 +35,7 @@ from autoopt.evaluate import (
     measure_latencies,
 )
 from autoopt.io import write_json
-from autoopt.spec import Spec
+from autoopt.pipeline._config import RunConfig
 
 __all__ = [
     "MANIFEST_FILE",
@@ -60,12 +60,12 @@ def score_key(data: DataBundle) -> tuple[str, bool]:
     return key, key == "accuracy"
 
 
-def guard_config(spec: Spec) -> GuardConfig:
+def guard_config(spec: RunConfig) -> GuardConfig:
     """The guard of ``spec.ship`` (``max_accuracy_drop`` defaults to ``compress.max_accuracy_drop``)."""
     ship = spec.ship
     drop = ship.max_accuracy_drop
     if drop is None:
-        drop = float((spec.compress or {}).get("max_accuracy_drop", 1.0))
+        drop = spec.compress.max_accuracy_drop if spec.compress is not None else 1.0
     return GuardConfig(
         max_accuracy_drop=drop,
         max_latency_ms=ship.max_latency_ms,
@@ -197,9 +197,9 @@ class ShipResult:
     manifest: Path
 
 
-def decide(spec: Spec, candidates: Sequence[Candidate]) -> ShipDecision:
+def decide(spec: RunConfig, candidates: Sequence[Candidate]) -> ShipDecision:
     """Time the candidates alike (interleaved), flag the slower-than-source ones, apply the guard."""
-    batch_sizes = sorted({1, *[int(b) for b in (spec.compress or {}).get("latency_batch_sizes", [64])]})
+    batch_sizes = sorted({1, *(spec.compress.latency_batch_sizes if spec.compress is not None else [64])})
     measure_latencies(candidates, batch_sizes=batch_sizes, repeats=spec.ship.repeats)
     cfg = guard_config(spec)
     flag_slower_than_source(candidates, cfg.latency_tolerance)
@@ -207,7 +207,7 @@ def decide(spec: Spec, candidates: Sequence[Candidate]) -> ShipDecision:
 
 
 def ship(
-    spec: Spec,
+    spec: RunConfig,
     run_dir: Path,
     data: DataBundle,
     candidates: Sequence[Candidate],
@@ -248,7 +248,7 @@ def ship(
         card = json.loads((src / CARD_FILE).read_text())
         for name in dict(card.get("files") or {}).values():
             shutil.copyfile(src / name, final / name)
-        card["spec"] = spec.model_dump(mode="json")
+        card["spec"] = spec.spec.model_dump(mode="json")
         card["model"] = {**card.get("model", {}), "precision": shipped.precision}
         write_json(final / CARD_FILE, {**card, **extra})
     else:
@@ -269,7 +269,7 @@ def ship(
                 "derived_from": shipped.derived_from,
             },
             latency={"p50_ms": shipped.latency_ms, "settings": shipped.latency_settings},
-            spec=spec,
+            spec=spec.spec,
             extra=extra,
         )
     manifest = write_json(

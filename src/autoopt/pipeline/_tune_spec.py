@@ -27,13 +27,13 @@ from autoopt.models import (
     param_groups,
     unfreeze_schedule,
 )
-from autoopt.pipeline._nas import NasRun, arch_of, prepare_nas, retrain_top_k, search_space, write_front
-from autoopt.pipeline._validate import STATIC_METRICS, default_trials, load_spec, split_params
+from autoopt.nas import NasRun, arch_of, prepare_nas, retrain_top_k, search_space, write_front
+from autoopt.pipeline._config import RunConfig
+from autoopt.pipeline._validate import default_trials, load_config, split_params
 from autoopt.pipeline._warm_start import warm_start_configs
-from autoopt.search import Progress, TuneResult, tune
+from autoopt.search import Progress, TuneResult, epoch_reporter, trial_metrics, tune
 from autoopt.space import Space
-from autoopt.spec import Spec
-from autoopt.training import RESUME_NAME, TrainConfig, evaluate_model, fit
+from autoopt.training import RESUME_NAME, evaluate_model, fit
 
 __all__ = ["TuneSpecResult", "make_objective", "tune_spec", "build_trial_model"]
 
@@ -42,7 +42,7 @@ __all__ = ["TuneSpecResult", "make_objective", "tune_spec", "build_trial_model"]
 class TuneSpecResult:
     """What ``tune_spec`` produced: the search, the best trial's folder and its test metrics."""
 
-    spec: Spec
+    spec: RunConfig
     run_dir: Path
     search: TuneResult
     best_dir: Path | None = None
@@ -53,28 +53,28 @@ class TuneSpecResult:
     meta: Any = None
 
 
-def build_trial_model(spec: Spec, params: dict[str, Any], data: DataBundle) -> torch.nn.Module:
+def build_trial_model(spec: RunConfig, params: dict[str, Any], data: DataBundle) -> torch.nn.Module:
     """The model of one trial: fixed ``model.params`` updated with the searched ``model.*`` values."""
     sections = split_params(params)
     torch.manual_seed(spec.seed)
     return build_model(spec.model.name, {**spec.model.params, **sections["model"]}, data.meta)
 
 
-def make_objective(spec: Spec, data: DataBundle, run_dir: Path, nas: NasRun | None = None) -> Any:
+def make_objective(spec: RunConfig, data: DataBundle, run_dir: Path, nas: NasRun | None = None) -> Any:
     """The objective of the search: build, (transfer,) train with early-stopping reports, return metrics.
 
     With ``nas``, a candidate over a hard budget is rejected before it trains, candidates train on
     ``nas.subset`` for ``nas.epochs``, and with one-shot they are scored with the supernet's weights.
     """
-    objectives = spec.search.objectives
+    metrics = [o.metric for o in spec.search.objectives]
     threads = spec.threads or max(1, (os.cpu_count() or 1) // spec.search.jobs)
 
     def objective(params: dict[str, Any], report: Any) -> dict[str, Any]:
         # Over-subscribed intra-op threads slow small models down by an order of magnitude.
         torch.set_num_threads(threads)
         sections = split_params(params)
-        base = nas.train_config(spec.training) if nas is not None else spec.training
-        cfg = TrainConfig(**{"seed": spec.seed, **base, **sections["training"]})
+        epochs = {"epochs": nas.cfg.epochs} if nas is not None and nas.cfg.epochs is not None else {}
+        cfg = spec.train_config(sections["training"], **epochs)
         model = build_trial_model(spec, params, data)
         if nas is not None:
             static = nas.static(model, params, data.meta.input_shape)  # TrialRejected: over a budget
@@ -94,19 +94,18 @@ def make_objective(spec: Spec, data: DataBundle, run_dir: Path, nas: NasRun | No
         groups = None
         every = None
         if spec.transfer is not None:
-            tr = {**spec.transfer.model_dump(), **sections["transfer"]}
-            load_checkpoint(model, tr["checkpoint"])
-            apply_freeze(model, tr["freeze"])
-            every = tr["unfreeze_every"]
-            groups = param_groups(model, cfg.lr, tr["backbone_lr_mult"], include_frozen=every is not None)
+            tr = spec.transfer.model_copy(update=sections["transfer"])
+            load_checkpoint(model, tr.checkpoint)
+            apply_freeze(model, tr.freeze)
+            every = tr.unfreeze_every
+            groups = param_groups(model, cfg.lr, tr.backbone_lr_mult, include_frozen=every is not None)
 
-        def per_epoch(value: float, epoch: int) -> None:
-            # Intermediate values: the monitored validation metric (training.metric); static ones as is.
-            vector = [static[o.metric] if o.metric in STATIC_METRICS else value for o in objectives]
-            report(vector if len(vector) > 1 else vector[0], epoch)
+        def unfreeze(epoch: int) -> None:
             if every is not None:
                 unfreeze_schedule(model, epoch + 1, every=every)
 
+        # Intermediate values: the monitored validation metric (training.metric); static ones as is.
+        per_epoch = epoch_reporter(report, metrics, static, then=unfreeze)
         out_dir = run_dir / "trials" / str(report.trial.number)
         train_data = nas.candidate_data if nas is not None else data
         _resume_from_failed_attempt(report.trial, run_dir, out_dir)
@@ -118,9 +117,9 @@ def make_objective(spec: Spec, data: DataBundle, run_dir: Path, nas: NasRun | No
         except BaseException:
             (out_dir / RESUME_NAME).unlink(missing_ok=True)  # pruned or failed: never resumed
             raise
-        metrics: dict[str, Any] = {f"val_{k}": v for k, v in res.val_metrics.items()}
-        metrics.update(static, epochs=res.epochs_run, samples_per_s=round(res.samples_per_s, 1))
-        return metrics
+        return trial_metrics(
+            res.val_metrics, static, epochs=res.epochs_run, samples_per_s=round(res.samples_per_s, 1)
+        )
 
     return objective
 
@@ -137,8 +136,24 @@ def _resume_from_failed_attempt(trial: Any, run_dir: Path, out_dir: Path) -> Non
         shutil.copyfile(src, out_dir / RESUME_NAME)
 
 
+def prepare_search(spec: RunConfig, data: DataBundle, run_dir: Path) -> tuple[Space, NasRun | None]:
+    """The searched space (with a ``nas:`` section, the architecture's decisions too) and the NAS state."""
+    s = spec.search
+    space = search_space(spec.nas, Space.from_dict(s.space), data.meta)  # type: ignore[arg-type]
+    nas = prepare_nas(
+        spec.nas,
+        data,
+        run_dir,
+        training=spec.training,
+        seed=spec.seed,
+        metrics=[*(o.metric for o in s.objectives), *s.constraints],
+        data_key=spec.data.model_dump(mode="json"),
+    )
+    return space, nas
+
+
 def tune_spec(
-    source: str | Path,
+    source: str | Path | RunConfig,
     *,
     out: str | Path | None = None,
     storage: str | None = None,
@@ -149,7 +164,7 @@ def tune_spec(
     """Run the deep-learning tune of a spec and keep the best model.
 
     Args:
-        source: the spec YAML.
+        source: the spec YAML, or its :class:`RunConfig` (validated once by :func:`load_config`).
         out: the run directory (default ``runs/<spec.name>``).
         storage: a storage URL overriding ``search.storage`` (default ``RUN_DIR/study.db``).
         progress: a progress display.
@@ -161,22 +176,21 @@ def tune_spec(
         A :class:`TuneSpecResult`; ``RUN_DIR/best/`` holds ``model.safetensors``, ``params.yaml`` and
         ``metrics.json`` (flat keys: ``test_accuracy``, ``val_accuracy``, ``params``, ...).
     """
-    spec = load_spec(source, **overrides)
+    spec = source if isinstance(source, RunConfig) else load_config(source, **overrides)
     run_dir = Path(out) if out is not None else Path("runs") / spec.name
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_yaml(run_dir / "spec.yaml", spec.model_dump(mode="json"))
+    write_yaml(run_dir / "spec.yaml", spec.spec.model_dump(mode="json"))
     data = load_data(spec.data)
     s = spec.search
-    space = search_space(spec, data.meta)
+    space, nas = prepare_search(spec, data, run_dir)
     warm = warm_start_configs(s.warm_start, space, s.warm_start_top) if s.warm_start else None
-    nas = prepare_nas(spec, data, run_dir)
     result = run_search(
         make_objective(spec, data, run_dir, nas),
         spec,
         storage=storage or s.storage or str(run_dir / "study.db"),
         study_name=spec.name,
         progress=progress,
-        enqueue=warm.configs if warm else default_trials(spec),
+        enqueue=warm.configs if warm else default_trials(spec.spec),
         space=space,
     )
     out_res = TuneSpecResult(spec=spec, run_dir=run_dir, search=result, meta=data.meta)
@@ -192,14 +206,16 @@ def tune_spec(
             return build_trial_model(spec, p, data)
 
         out_res.front = write_front(result, nas, run_dir, build, space, data.meta.input_shape)
-        top = retrain_top_k(spec, nas, result, data, space, run_dir, build, split_params)
+        top = retrain_top_k(
+            nas, result, data, space, run_dir, build, lambda p: spec.train_config(split_params(p)["training"])
+        )
         if top is not None:
             best, ckpt, retrained = top
     params = {**space.complete(best.params)}
     if retrain or s.retrain_best:
         # The best configuration, trained again from scratch on the data as it is now.
         model = build_trial_model(spec, params, data)
-        cfg = TrainConfig(**{"seed": spec.seed, **spec.training, **split_params(params)["training"]})
+        cfg = spec.train_config(split_params(params)["training"])
         fit_data = data
         if s.retrain_on == "train+val":  # val is then training data too; only test still estimates
             fit_data = DataBundle(ConcatDataset([data.train, data.val]), data.val, data.test, data.meta)
@@ -212,7 +228,7 @@ def tune_spec(
     shutil.copyfile(ckpt, best_dir / "model.safetensors")
     model = build_trial_model(spec, params, data)
     load_checkpoint(model, best_dir / "model.safetensors")
-    cfg = TrainConfig(**{**spec.training, **split_params(params)["training"]})
+    cfg = spec.train_config(split_params(params)["training"])
     test = evaluate_model(
         model, data.test, batch_size=cfg.batch_size * 2, device=cfg.device, task=data.meta.task
     )
@@ -225,7 +241,7 @@ def tune_spec(
         {
             "model": spec.model.name,
             "model_params": {**spec.model.params, **split_params(params)["model"]},
-            "training": {**spec.training, **split_params(params)["training"]},
+            "training": {**spec.fixed_training, **split_params(params)["training"]},
             "trial": best.number,
         },
     )
@@ -236,7 +252,7 @@ def tune_spec(
 
 def run_search(
     objective: Any,
-    spec: Spec,
+    spec: RunConfig,
     *,
     storage: str,
     study_name: str,
@@ -277,9 +293,9 @@ def run_search(
 SPEC_ATTR = "autoopt:spec"  # the resolved spec, so `autoopt worker` needs only the URL and study name
 
 
-def stored_spec(spec: Spec) -> dict[str, Any]:
+def stored_spec(spec: RunConfig) -> dict[str, Any]:
     """The spec as stored with the study: resolved, with any password in a storage URL masked."""
-    data = spec.model_dump(mode="json")
+    data = spec.spec.model_dump(mode="json")
     if data["search"].get("storage"):
         data["search"]["storage"] = redact_url(data["search"]["storage"])
     return data

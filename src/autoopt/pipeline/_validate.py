@@ -10,20 +10,22 @@ from typing import Any
 
 from autoopt.data import DatasetMeta
 from autoopt.distill import SEARCHABLE as DISTILL_SEARCHABLE
-from autoopt.distill import DistillConfig
+from autoopt.distill import DistillConfig, DistillParams, training_config
 from autoopt.exceptions import AutoOptError, InvalidSpecError
 from autoopt.io import path_problem
 from autoopt.metrics import list_metrics
 from autoopt.models import check_model_params, default_point, default_space, model_params
 from autoopt.models.arch._common import arch_spaces
+from autoopt.nas import NasConfig
+from autoopt.pipeline._config import RunConfig
 from autoopt.schedulers import schedulers
 from autoopt.search import parse_constraints
-from autoopt.space import Space
+from autoopt.space import Float, Int, Space
 from autoopt.spec import Spec, TransferSpec, read_spec
 from autoopt.strategies import strategies
 from autoopt.training import TrainConfig
 
-__all__ = ["load_spec", "SECTIONS", "split_params"]
+__all__ = ["load_config", "load_spec", "SECTIONS", "split_params"]
 
 SECTIONS = ("model", "training", "transfer", "distill")
 STATIC_METRICS = ("params", "macs", "latency_ms")
@@ -98,12 +100,24 @@ def _collect(errors: list[str], fn: Any, *args: Any, **kwargs: Any) -> Any:
         return None
 
 
-def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = True, **overrides: Any) -> Spec:
-    """Read a spec and check everything a run will need, listing every problem at once.
+def load_config(
+    source: str | Path | Mapping[str, Any],
+    *,
+    check_files: bool = True,
+    distill_command: bool = False,
+    **overrides: Any,
+) -> RunConfig:
+    """Read a spec once and check everything a run will need, listing every problem at once.
+
+    This is the one place a spec is parsed and validated: each section by its own validator (the
+    stage's config class), the cross-section rules here. The stages receive the typed sections.
 
     Args:
         source: a YAML path or a mapping.
-        check_files: also check that files the spec names (a transfer checkpoint) exist.
+        check_files: also check that files the spec names (a transfer checkpoint, a teacher) exist.
+        distill_command: the spec is for ``autoopt distill`` (a teacher is required, the student
+            trains from scratch) instead of ``autoopt run``/``tune`` (the teacher defaults to the run's
+            searched model).
         **overrides: ``search.*`` values from the command line (``trials``, ``timeout``, ``jobs``,
             ``strategy``, ``scheduler``) and ``seed``; ``None`` values are ignored.
 
@@ -111,69 +125,36 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
         InvalidSpecError: one line per problem, e.g. ``search.space.model.widht: model 'cnn' has no
             parameter 'widht'; expected one of: ...``.
     """
-    spec = read_spec(source)
     search_over = {k: v for k, v in overrides.items() if v is not None and k != "seed"}
-    if search_over:
-        merged = {**spec.search.model_dump(), **search_over}
-        spec = read_spec({**spec.model_dump(mode="python"), "search": merged})
-    if overrides.get("seed") is not None:
-        spec = spec.model_copy(update={"seed": overrides["seed"]})
+    top = {"seed": overrides["seed"]} if overrides.get("seed") is not None else {}
+    spec = read_spec(source, {**top, **({"search": search_over} if search_over else {})})
 
     errors: list[str] = []
+    nas = None
     if spec.nas is not None:
-        spec = _nas_model(spec, errors)
+        spec, nas = _nas_model(spec, errors)
     spec = _with_default_space(spec, errors, check_files)
-    _collect(errors, TrainConfig, **spec.training)
+    training = _collect(errors, TrainConfig, **{"seed": spec.seed, **spec.training})
     space = _collect(errors, Space.from_dict, spec.search.space, key="search.space")
-    accepted_model = _collect(errors, model_params, spec.model.name)
-    searched: dict[str, set[str]] = {s: set() for s in SECTIONS}
-    if space is not None:
-        for name in space.names:
-            section, dot, key = name.partition(".")
-            where = f"search.space.{name}"
-            if not dot or section not in SECTIONS:
-                errors.append(
-                    f"{where}: searched parameters are named '<section>.<key>' with section one of "
-                    f"{', '.join(SECTIONS)} (e.g. 'training.lr', 'model.width')"
-                )
-                continue
-            searched[section].add(key)
-            if section == "training" and key not in TrainConfig.model_fields:
-                errors.append(
-                    f"{where}: 'training' has no field {key!r}; expected one of: "
-                    f"{', '.join(sorted(TrainConfig.model_fields))}"
-                )
-            elif section == "distill" and (spec.distill is None or key not in DISTILL_SEARCHABLE):
-                errors.append(
-                    f"{where}: 'distill.{key}' is searchable only with a distill section, and only "
-                    f"{', '.join(DISTILL_SEARCHABLE)}"
-                )
-            elif section == "transfer" and key not in TransferSpec.model_fields:
-                errors.append(
-                    f"{where}: 'transfer' has no field {key!r}; expected one of: freeze, backbone_lr_mult"
-                )
-            elif (
-                section == "model"
-                and accepted_model is not None
-                and key not in accepted_model
-                and not _takes_any(spec)
-            ):
-                errors.append(
-                    f"{where}: model {spec.model.name!r} has no parameter {key!r}; expected one of: "
-                    f"{', '.join(sorted(accepted_model))}"
-                )
-    if accepted_model is not None:
-        # A searched name the model lacks was reported above; report it once.
-        known = [k for k in searched["model"] if k in accepted_model or _takes_any(spec)]
-        given = {**spec.model.params, **{k: None for k in known}}
-        _collect(errors, check_model_params, spec.model.name, given, key="model.params")
+    distill = None
     if spec.distill is not None:
         # In `autoopt run` the teacher defaults to the run's own searched model (its run directory).
-        _collect(errors, DistillConfig.from_spec, {"teacher": "<this run>", **spec.distill})
+        section = spec.distill if distill_command else {"teacher": RUN_TEACHER, **spec.distill}
+        distill = _collect(errors, DistillConfig.from_spec, section)
+    elif distill_command:
+        _collect(errors, DistillConfig.from_spec, None)
+    _check_space_names(spec, space, distill, distill_command, errors)
+    if distill is not None:
+        _check_distill(spec, distill, check_files, errors)
+    if distill_command and spec.transfer is not None:
+        errors.append(
+            "transfer: autoopt distill trains the student from scratch; remove the transfer section"
+        )
+    compress = None
     if spec.compress is not None:
         from autoopt.compress import PlanConfig  # a stage config, validated with the rest of the spec
 
-        _collect(errors, PlanConfig.from_spec, spec.compress)
+        compress = _collect(errors, PlanConfig.from_spec, spec.compress)
     _collect(errors, strategies.get, spec.search.strategy, key="search.strategy")
     _collect(errors, schedulers.get, spec.search.scheduler or "none", key="search.scheduler")
     constraints = _collect(errors, parse_constraints, spec.search.constraints)
@@ -192,8 +173,119 @@ def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = Tru
     if spec.search.trials is None and spec.search.timeout is None:
         errors.append("search.trials: give a trial budget (search.trials) or a time budget (search.timeout)")
     if errors:
-        raise InvalidSpecError(errors=errors)
-    return spec
+        raise InvalidSpecError(errors=list(dict.fromkeys(errors)))  # one line per problem, in order
+    return RunConfig(spec=spec, training=training, nas=nas, distill=distill, compress=compress)
+
+
+def load_spec(source: str | Path | Mapping[str, Any], *, check_files: bool = True, **overrides: Any) -> Spec:
+    """The validated :class:`~autoopt.spec.Spec` of :func:`load_config` (its ground-floor sections)."""
+    return load_config(source, check_files=check_files, **overrides).spec
+
+
+#: the teacher of ``distill:`` in ``autoopt run`` until the run directory is known.
+RUN_TEACHER = "<this run>"
+
+
+def _check_space_names(
+    spec: Spec, space: Space | None, distill: DistillConfig | None, distill_command: bool, errors: list[str]
+) -> None:
+    """Every searched name: ``<section>.<key>`` with a key its section accepts."""
+    if space is None:
+        return
+    accepted_model = _collect(errors, model_params, spec.model.name)
+    searched: dict[str, set[str]] = {s: set() for s in SECTIONS}
+    for name in space.names:
+        section, dot, key = name.partition(".")
+        where = f"search.space.{name}"
+        if not dot or section not in SECTIONS:
+            errors.append(
+                f"{where}: searched parameters are named '<section>.<key>' with section one of "
+                f"{', '.join(SECTIONS)} (e.g. 'training.lr', 'model.width')"
+            )
+            continue
+        searched[section].add(key)
+        if section == "training" and key not in TrainConfig.model_fields:
+            errors.append(
+                f"{where}: 'training' has no field {key!r}; expected one of: "
+                f"{', '.join(sorted(TrainConfig.model_fields))}"
+            )
+        elif section == "distill":
+            if spec.distill is None or key not in DISTILL_SEARCHABLE:
+                errors.append(
+                    f"{where}: 'distill.{key}' is searchable only with a distill section, and only "
+                    f"{', '.join(DISTILL_SEARCHABLE)}"
+                )
+            else:
+                _check_distill_range(where, key, space[name], errors)
+        elif section == "transfer" and distill_command:
+            errors.append(f"{where}: autoopt distill does not use transfer; search distill.* or training.*")
+        elif section == "transfer" and key not in TransferSpec.model_fields:
+            errors.append(
+                f"{where}: 'transfer' has no field {key!r}; expected one of: freeze, backbone_lr_mult"
+            )
+        elif section == "model" and distill is not None and distill.student is not None and distill_command:
+            errors.append(
+                f"{where}: model.* searches the spec's model:, but the student is distill.student; "
+                "move the student to model: to search its parameters"
+            )
+        elif (
+            section == "model"
+            and accepted_model is not None
+            and key not in accepted_model
+            and not _takes_any(spec)
+        ):
+            errors.append(
+                f"{where}: model {spec.model.name!r} has no parameter {key!r}; expected one of: "
+                f"{', '.join(sorted(accepted_model))}"
+            )
+    if accepted_model is not None:
+        # A searched name the model lacks was reported above; report it once.
+        known = [k for k in searched["model"] if k in accepted_model or _takes_any(spec)]
+        given = {**spec.model.params, **{k: None for k in known}}
+        _collect(errors, check_model_params, spec.model.name, given, key="model.params")
+
+
+def _check_distill_range(where: str, key: str, param: Any, errors: list[str]) -> None:
+    """The ends of a searched ``distill.*`` range must be valid values of that key."""
+    if isinstance(param, (Float, Int)):
+        values: list[Any] = [param.low, param.high]
+    elif hasattr(param, "choices"):
+        values = list(param.choices)
+    else:
+        values = [getattr(param, "value", None)]
+    for value in values:
+        try:
+            DistillParams(**{key: value})
+        except InvalidSpecError as exc:
+            errors.extend(f"{where}: {line.partition(': ')[2]}" for line in exc.errors)
+        except (TypeError, ValueError) as exc:  # a choice pydantic cannot read as a float
+            errors.append(f"{where}: {exc}")
+
+
+def _check_distill(spec: Spec, cfg: DistillConfig, check_files: bool, errors: list[str]) -> None:
+    """The student, the teacher and the training overrides of a ``distill:`` section."""
+    if cfg.student is not None:
+        _collect(
+            errors, check_model_params, cfg.student.name, cfg.student.params, key="distill.student.params"
+        )
+    t = cfg.teacher
+    key = "distill.teacher"
+    if t.run_dir is not None and str(t.run_dir) != RUN_TEACHER and check_files:
+        best = t.run_dir / "best"
+        missing = [f"best/{n}" for n in ("model.safetensors", "params.yaml") if not (best / n).is_file()]
+        if missing:
+            errors.append(
+                f"{key}.run_dir: {str(t.run_dir)!r} is not a finished tune run ({', '.join(missing)} "
+                "missing); run 'autoopt tune' first, or give teacher: {checkpoint, model}"
+            )
+    if t.checkpoint is not None and check_files and not t.checkpoint.is_file():
+        errors.append(f"{key}.checkpoint: file {str(t.checkpoint)!r} does not exist")
+    if t.model is not None:
+        _collect(errors, check_model_params, t.model.name, t.model.params, key=f"{key}.model.params")
+    base = {"seed": spec.seed, **spec.training}
+    if t.source == "train":
+        _collect(errors, training_config, base, t.training, f"{key}.training")
+    _collect(errors, training_config, base, cfg.training, "distill.training")
 
 
 def trial_metric_names(spec: Spec) -> list[str]:
@@ -232,31 +324,29 @@ def _metric_name_errors(spec: Spec, constraints: list[Any], space: Space | None)
     return errors
 
 
-def _nas_model(spec: Spec, errors: list[str]) -> Spec:
+def _nas_model(spec: Spec, errors: list[str]) -> tuple[Spec, NasConfig | None]:
     """With a ``nas:`` section the model is its architecture space (``model.name: nas-macro``)."""
-    from autoopt.nas import NasConfig  # a stage config, validated with the rest of the spec
-
     cfg = _collect(errors, NasConfig.from_spec, spec.nas)
     if cfg is None:
-        return spec
+        return spec, None
     try:
         name = arch_spaces.get(cfg.space, key="nas.space").name
     except InvalidSpecError as e:
         errors.extend(e.errors or [str(e)])
-        return spec
+        return spec, None
     if "model" in spec.model_fields_set and spec.model.name != name:
         errors.append(
             f"model.name: {spec.model.name!r} conflicts with nas.space {name!r}; with a nas: section the "
             "model is the architecture space (drop model: or set model.name to the space)"
         )
-        return spec
+        return spec, cfg
     for key in spec.search.space:
         if str(key).startswith("model."):
             errors.append(
                 f"search.space.{key}: with a nas: section the model's decisions come from nas.space "
                 f"({name}); search training.* here and narrow the architecture with nas.limits"
             )
-    return spec.model_copy(update={"model": spec.model.model_copy(update={"name": name})})
+    return spec.model_copy(update={"model": spec.model.model_copy(update={"name": name})}), cfg
 
 
 def _takes_any(spec: Spec) -> bool:

@@ -16,9 +16,8 @@ import optuna
 from autoopt.data import load_data
 from autoopt.exceptions import InvalidSpecError
 from autoopt.io import open_storage, redact_url, storage_url_for, write_yaml
-from autoopt.pipeline._nas import prepare_nas, search_space
-from autoopt.pipeline._tune_spec import SPEC_ATTR, make_objective, run_search
-from autoopt.pipeline._validate import load_spec
+from autoopt.pipeline._tune_spec import SPEC_ATTR, make_objective, prepare_search, run_search
+from autoopt.pipeline._validate import load_config
 from autoopt.search import Progress, TuneResult
 
 __all__ = ["join_study", "stored_spec_of"]
@@ -68,13 +67,12 @@ def join_study(
     """
     data_spec = stored_spec_of(storage, study)
     data_spec["search"] = {**data_spec["search"], "jobs": jobs, "storage": None, "warm_start": None}
-    spec = load_spec(data_spec)
+    spec = load_config(data_spec)
     run_dir = Path(out) if out is not None else Path("runs") / study
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_yaml(run_dir / "spec.worker.yaml", spec.model_dump(mode="json"))
+    write_yaml(run_dir / "spec.worker.yaml", spec.spec.model_dump(mode="json"))
     data = load_data(spec.data)
-    space = search_space(spec, data.meta)  # with a nas: section, the architecture's decisions too
-    nas = prepare_nas(spec, data, run_dir)
+    space, nas = prepare_search(spec, data, run_dir)
     return run_search(
         make_objective(spec, data, run_dir, nas),
         spec,

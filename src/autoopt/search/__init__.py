@@ -9,9 +9,13 @@ Example:
 
 from autoopt.search._objective import Constraint, parse_constraints
 from autoopt.search._result import TrialRow, TuneResult
+from autoopt.search._trial import STATIC_METRICS, epoch_reporter, trial_metrics
 from autoopt.search._tune import Progress, check_jobs, resume_seed, tune
 
 __all__ = [
+    "STATIC_METRICS",
+    "epoch_reporter",
+    "trial_metrics",
     "Constraint",
     "Progress",
     "TrialRow",

@@ -31,7 +31,7 @@ __all__ = [
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelSpec(_Strict):
@@ -217,8 +217,13 @@ class Spec(_Strict):
         return v
 
 
-def read_spec(source: str | Path | Mapping[str, Any]) -> Spec:
+def read_spec(source: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> Spec:
     """Read and validate a spec (a YAML path or a mapping); every problem is listed with its key path.
+
+    Args:
+        source: a YAML path or a mapping.
+        overrides: values replacing the spec's before it is validated (once): a mapping updates that
+            section key by key (``{"search": {"trials": 5}}``), anything else replaces it (``{"seed": 1}``).
 
     Raises:
         InvalidSpecError: the file is missing or not YAML, or the spec is invalid.
@@ -241,6 +246,13 @@ def read_spec(source: str | Path | Mapping[str, Any]) -> Spec:
             f"{where}: expected a mapping of sections (data, model, training, search), "
             f"got {type(data).__name__}"
         )
+    data = dict(data)
+    for key, value in (overrides or {}).items():
+        section = data.get(key)
+        if isinstance(value, Mapping) and isinstance(section, (Mapping, type(None))):
+            data[key] = {**(section or {}), **value}
+        else:
+            data[key] = value
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:

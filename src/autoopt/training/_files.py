@@ -3,43 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import save_file
 
+from autoopt.io import atomic_write
 from autoopt.models._checkpoint import HASH_KEY, content_hash
 
-__all__ = ["atomic_write", "save_state_dict", "write_history", "CHECKPOINT_NAME", "HISTORY_NAME"]
+__all__ = ["save_state_dict", "write_history", "CHECKPOINT_NAME", "HISTORY_NAME"]
 
 CHECKPOINT_NAME = "model.safetensors"
 HISTORY_NAME = "history.json"
-
-
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write ``path`` through a temp file in the same folder, then ``os.replace`` it into place.
-
-    A reader never sees a half-written file; a crash leaves the old file (or none).
-
-    Args:
-        path: the destination file.
-        write: writes the content to the temp path it is given.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())  # the rename never publishes data still only in the page cache
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_state_dict(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from autoopt.training._files import atomic_write
+from autoopt.io import atomic_write
 
 if TYPE_CHECKING:
     from autoopt.training._loop import _Trainer

@@ -1,8 +1,8 @@
-"""The ``nas:`` section wired into the search stage: space, budgets, cheap evaluation, one-shot, top-k.
+"""The ``nas:`` section of a search: space, budgets, cheap evaluation, one-shot, top-k retraining.
 
-``tune_spec`` calls :func:`prepare_nas` once before the search, asks it for each candidate's static
-metrics (which reject a candidate over a hard budget before it trains), and after the search calls
-:func:`retrain_top_k` and :func:`write_front`.
+The search stage (``autoopt.pipeline.tune_spec``) calls :func:`prepare_nas` once before the search,
+asks it for each candidate's static metrics (which reject a candidate over a hard budget before it
+trains), and after the search calls :func:`retrain_top_k` and :func:`write_front`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,12 @@ from torch.utils.data import Subset
 from autoopt.data import DataBundle
 from autoopt.io import write_json
 from autoopt.models import count_macs, count_params, load_checkpoint, save_checkpoint
-from autoopt.nas import ArchBudget, LatencyCache, NasConfig, arch_space_for, check_feasible, describe
+from autoopt.models.arch import describe
+from autoopt.nas._budget import ArchBudget, LatencyCache, arch_space_for, check_feasible
+from autoopt.nas._config import NasConfig
 from autoopt.nas.oneshot import SuperNet, SupernetStats, train_supernet
 from autoopt.search import TuneResult
 from autoopt.space import Space
-from autoopt.spec import Spec
 from autoopt.training import TrainConfig, fit
 
 __all__ = ["NasRun", "prepare_nas", "search_space", "retrain_top_k", "write_front", "arch_of"]
@@ -38,12 +39,10 @@ def arch_of(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k.removeprefix("model."): v for k, v in params.items() if k.startswith("model.")}
 
 
-def search_space(spec: Spec, meta: Any) -> Space:
-    """The searched space: ``search.space``, plus the architecture's decisions with a ``nas:`` section."""
-    base = Space.from_dict(spec.search.space)  # type: ignore[arg-type]
-    if spec.nas is None:
+def search_space(cfg: NasConfig | None, base: Space, meta: Any) -> Space:
+    """The searched space: ``base`` (``search.space``), plus the architecture's decisions with ``cfg``."""
+    if cfg is None:
         return base
-    cfg = NasConfig.from_spec(spec.nas)
     return arch_space_for(cfg.space, meta, cfg.limits).merged(base)
 
 
@@ -63,26 +62,36 @@ class NasRun:
         """Params, MACs (and latency) of a candidate; raises ``TrialRejected`` over a budget."""
         return self.budget.check(model, input_shape, arch=arch_of(params), latency=self.latency)
 
-    def train_config(self, base: Mapping[str, Any]) -> dict[str, Any]:
-        """Training settings of a candidate: ``nas.epochs`` replaces ``training.epochs``."""
-        return {**base, "epochs": self.cfg.epochs} if self.cfg.epochs is not None else dict(base)
 
-
-def prepare_nas(spec: Spec, data: DataBundle, run_dir: Path) -> NasRun | None:
+def prepare_nas(
+    cfg: NasConfig | None,
+    data: DataBundle,
+    run_dir: Path,
+    *,
+    training: TrainConfig,
+    seed: int,
+    metrics: Sequence[str] = (),
+    data_key: Any = None,
+) -> NasRun | None:
     """Check the budgets against the space, prepare the candidates' data and, for one-shot, the supernet.
+
+    Args:
+        cfg: the ``nas:`` section (``None``: no architecture search, returns ``None``).
+        data: the run's data.
+        run_dir: the run directory (``nas/`` holds the latency cache and the supernet).
+        training: the run's training settings (the supernet's batch size).
+        seed: the run's seed.
+        metrics: the search's objective metrics and constraints (``latency_ms`` there turns on the
+            latency measurement).
+        data_key: what identifies the data (the ``data:`` section), part of the supernet's fingerprint.
 
     Raises:
         InvalidSpecError: a budget no sampled architecture meets (naming the smallest one found).
     """
-    if spec.nas is None:
+    if cfg is None:
         return None
-    cfg = NasConfig.from_spec(spec.nas)
     budget = ArchBudget(cfg.max_params, cfg.max_macs, cfg.max_latency_ms)
-    wants_latency = (
-        cfg.max_latency_ms is not None
-        or any(o.metric == "latency_ms" for o in spec.search.objectives)
-        or any("latency_ms" in c for c in spec.search.constraints)
-    )
+    wants_latency = cfg.max_latency_ms is not None or any("latency_ms" in m for m in metrics)
     latency = (
         LatencyCache(
             run_dir / "nas" / "latency.json", batch_size=cfg.latency_batch_size, repeats=cfg.latency_repeats
@@ -97,7 +106,7 @@ def prepare_nas(spec: Spec, data: DataBundle, run_dir: Path) -> NasRun | None:
             budget,
             limits=cfg.limits,
             n_samples=cfg.feasibility_samples,
-            seed=spec.seed,
+            seed=seed,
             latency=latency,
         )
         if budget.active
@@ -106,34 +115,35 @@ def prepare_nas(spec: Spec, data: DataBundle, run_dir: Path) -> NasRun | None:
     candidate_data = data
     if cfg.subset < 1.0:
         n = len(data.train)  # type: ignore[arg-type]
-        g = torch.Generator().manual_seed(spec.seed)
+        g = torch.Generator().manual_seed(seed)
         keep = torch.randperm(n, generator=g)[: max(1, math.ceil(cfg.subset * n))].tolist()
         candidate_data = dataclasses.replace(data, train=Subset(data.train, sorted(keep)))
     run = NasRun(cfg, budget, latency, candidate_data, feasible)
     if cfg.one_shot is not None:
-        run.supernet, run.supernet_stats = _supernet(spec, cfg, candidate_data, run_dir)
+        run.supernet, run.supernet_stats = _supernet(cfg, candidate_data, run_dir, training, seed, data_key)
     return run
 
 
-def _supernet(spec: Spec, cfg: NasConfig, data: DataBundle, run_dir: Path) -> tuple[SuperNet, SupernetStats]:
+def _supernet(
+    cfg: NasConfig, data: DataBundle, run_dir: Path, training: TrainConfig, seed: int, data_key: Any
+) -> tuple[SuperNet, SupernetStats]:
     """Train the supernet once per configuration; a rerun loads the saved weights."""
     assert cfg.one_shot is not None
-    training = TrainConfig(**{"seed": spec.seed, **spec.training})
     key = json.dumps(
         {
             "limits": cfg.limits,
             "one_shot": cfg.one_shot.model_dump(),
             "subset": cfg.subset,
             "batch_size": training.batch_size,
-            "seed": spec.seed,
-            "data": spec.data.model_dump(mode="json"),
+            "seed": seed,
+            "data": data_key,
         },
         sort_keys=True,
         default=str,
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     folder = run_dir / "nas" / "supernet"
-    torch.manual_seed(spec.seed)
+    torch.manual_seed(seed)
     net = SuperNet(data.meta, **cfg.limits)
     info = folder / "supernet.json"
     if info.is_file() and json.loads(info.read_text()).get("key") == digest:
@@ -146,7 +156,7 @@ def _supernet(spec: Spec, cfg: NasConfig, data: DataBundle, run_dir: Path) -> tu
         epochs=cfg.one_shot.epochs,
         lr=cfg.one_shot.lr,
         batch_size=training.batch_size,
-        seed=spec.seed,
+        seed=seed,
     )
     folder.mkdir(parents=True, exist_ok=True)
     save_checkpoint(net, folder / "supernet.safetensors")
@@ -167,14 +177,13 @@ def _ranked(result: TuneResult, k: int) -> list[Any]:
 
 
 def retrain_top_k(
-    spec: Spec,
     nas: NasRun,
     result: TuneResult,
     data: DataBundle,
     space: Space,
     run_dir: Path,
-    build: Any,
-    split: Any,
+    build: Callable[[dict[str, Any]], nn.Module],
+    train_config: Callable[[dict[str, Any]], TrainConfig],
 ) -> tuple[Any, Path, dict[str, Any]] | None:
     """Train the k best candidates again on the whole training split.
 
@@ -182,7 +191,7 @@ def retrain_top_k(
         ``(row, checkpoint, metrics)`` of the best retrained candidate (``metrics``: its ``val_*``
         after retraining, and the search-time values as ``search_val_*``), or ``None`` when off.
 
-    ``build(params)`` builds a trial's model; ``split(params)`` splits its params by section. The
+    ``build(params)`` builds a trial's model; ``train_config(params)`` is its training settings. The
     best is chosen by the validation metric the training monitors (``training.metric``).
     """
     k = max(nas.cfg.retrain_top_k, 1 if nas.supernet is not None else 0)
@@ -196,7 +205,7 @@ def retrain_top_k(
     for row in rows:
         params = space.complete(row.params)
         model = build(params)
-        cfg = TrainConfig(**{"seed": spec.seed, **spec.training, **split(params)["training"]})
+        cfg = train_config(params)
         folder = run_dir / "nas" / "retrain" / str(row.number)
         res = fit(model, data, cfg, out_dir=folder)
         score = res.best_value if res.direction == "maximize" else -res.best_value
