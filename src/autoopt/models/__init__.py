@@ -1,7 +1,7 @@
 """Model builders registered by name, the model interface, size profiling and transfer learning.
 
 Example:
-    >>> from autoopt.data._bundle import DatasetMeta
+    >>> from autoopt.data import DatasetMeta
     >>> from autoopt.models import build_model, count_params, list_models
     >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
     >>> "cnn" in list_models()

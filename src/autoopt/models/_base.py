@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 from autoopt.exceptions import InvalidSpecError
 
 __all__ = ["AutoOptModel", "WrappedModel", "as_autoopt_model", "output_dim", "find_last_linear"]

@@ -30,7 +30,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 
 __all__ = ["default_space", "default_epochs", "default_point"]
 
@@ -91,7 +91,7 @@ def default_space(
     """The default ``search.space`` of ``model`` on a dataset, without the keys the spec fixes.
 
     Example:
-        >>> from autoopt.data._bundle import DatasetMeta
+        >>> from autoopt.data import DatasetMeta
         >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
         >>> space = default_space("cnn", meta, 1257, training={"epochs": 12})
         >>> space["model.blocks"], "training.epochs" in space

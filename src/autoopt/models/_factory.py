@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from autoopt._registry import Registry
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 from autoopt.exceptions import InvalidSpecError
 from autoopt.models._base import AutoOptModel, as_autoopt_model
 from autoopt.models._checks import ParamError
@@ -145,7 +145,7 @@ def build_model(
     """Build a model by name, adapted to ``meta.input_shape`` and ``meta.num_classes``.
 
     Example:
-        >>> from autoopt.data._bundle import DatasetMeta
+        >>> from autoopt.data import DatasetMeta
         >>> from autoopt.models import build_model
         >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
         >>> build_model("cnn", {"blocks": 2, "channels": 8}, meta).get_classifier().out_features

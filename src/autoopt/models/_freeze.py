@@ -5,7 +5,7 @@ choose them (``transfer.freeze: [none, backbone, all-but-last-2]``, ``transfer.b
 
 Example:
     >>> import torch
-    >>> from autoopt.data._bundle import DatasetMeta
+    >>> from autoopt.data import DatasetMeta
     >>> from autoopt.models import apply_freeze, build_model, param_groups
     >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
     >>> model = build_model("cnn", {"blocks": 2, "channels": 8}, meta)

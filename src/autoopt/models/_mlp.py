@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 from autoopt.models._base import AutoOptModel, output_dim
 from autoopt.models._checks import check_choice, check_float, check_int, per_layer
 from autoopt.models._factory import models

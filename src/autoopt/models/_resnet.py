@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 from autoopt.models._base import AutoOptModel, output_dim
 from autoopt.models._checks import check_float, check_int, per_layer
 from autoopt.models._cnn import image_shape

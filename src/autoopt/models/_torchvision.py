@@ -13,7 +13,7 @@ from types import ModuleType
 import torch
 from torch import nn
 
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 from autoopt.exceptions import InvalidSpecError
 from autoopt.models._base import WrappedModel, output_dim
 from autoopt.models._checkpoint import load_checkpoint

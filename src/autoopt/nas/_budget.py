@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 from autoopt.evaluate import measure_latency
 from autoopt.exceptions import InvalidArchitectureError, InvalidSpecError, TrialRejected
 from autoopt.io import write_json

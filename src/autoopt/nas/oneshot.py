@@ -38,8 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from autoopt.data import DataBundle
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DataBundle, DatasetMeta
 from autoopt.models._base import output_dim
 from autoopt.models.arch._common import image_shape
 from autoopt.models.arch._macro import MacroArch, macro_space, parse_macro

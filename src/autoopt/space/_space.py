@@ -14,7 +14,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import BaseTrial
 
 from autoopt.exceptions import InvalidSpaceError
-from autoopt.io._files import yaml_problem
+from autoopt.io import yaml_problem
 from autoopt.space._params import Categorical, Fixed, Float, Int, Param
 
 __all__ = ["Space"]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from autoopt._validation import validation_errors
 from autoopt.data import DataConfig
 from autoopt.exceptions import InvalidSpecError
-from autoopt.io._files import path_problem, yaml_problem
+from autoopt.io import path_problem, yaml_problem
 
 __all__ = [
     "Spec",

@@ -3,7 +3,7 @@
 Example:
     >>> import torch
     >>> from torch.utils.data import TensorDataset
-    >>> from autoopt.data._bundle import DataBundle, DatasetMeta
+    >>> from autoopt.data import DataBundle, DatasetMeta
     >>> from autoopt.training import TrainConfig, fit
     >>> ds = TensorDataset(torch.randn(64, 4), torch.randint(0, 3, (64,)))
     >>> data = DataBundle(ds, ds, ds, DatasetMeta("toy", "classification", (4,), num_classes=3))

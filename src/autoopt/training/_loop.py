@@ -31,7 +31,7 @@ from autoopt.training._task import TrainTask, build_task
 from autoopt.training._tensorboard import TensorBoardLogger, open_tensorboard
 
 if TYPE_CHECKING:
-    from autoopt.data._bundle import DataBundle
+    from autoopt.data import DataBundle
 
 __all__ = ["fit", "Reporter"]
 
@@ -335,7 +335,7 @@ def fit(
     Example:
         >>> import torch
         >>> from torch.utils.data import TensorDataset
-        >>> from autoopt.data._bundle import DataBundle, DatasetMeta
+        >>> from autoopt.data import DataBundle, DatasetMeta
         >>> ds = TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,)))
         >>> meta = DatasetMeta("toy", "classification", (4,), num_classes=2)
         >>> result = fit(torch.nn.Linear(4, 2), DataBundle(ds, ds, ds, meta), {"epochs": 2, "device": "cpu"})

@@ -9,7 +9,7 @@ registered it (trials in worker processes of a parallel search are not shown epo
 Example:
     >>> import torch
     >>> from torch.utils.data import TensorDataset
-    >>> from autoopt.data._bundle import DataBundle, DatasetMeta
+    >>> from autoopt.data import DataBundle, DatasetMeta
     >>> from autoopt.training import fit, listen_epochs
     >>> class Print:
     ...     def start(self, epochs, metric): print("start", epochs, metric)

@@ -6,7 +6,7 @@ conditions), so every strategy can search it, and a registered model builder (``
 
 Example:
     >>> import optuna
-    >>> from autoopt.data._bundle import DatasetMeta
+    >>> from autoopt.data import DatasetMeta
     >>> from autoopt.models.arch import build_architecture, nas_space
     >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
     >>> space = nas_space("nas-macro", meta)

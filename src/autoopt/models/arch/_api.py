@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 from autoopt.exceptions import InvalidArchitectureError
 from autoopt.models._base import AutoOptModel, as_autoopt_model
 from autoopt.models._profile import count_macs, count_params
@@ -31,7 +31,7 @@ def nas_space(name: str, meta: DatasetMeta, **limits: Any) -> Space:
     strategy can search it.
 
     Example:
-        >>> from autoopt.data._bundle import DatasetMeta
+        >>> from autoopt.data import DatasetMeta
         >>> from autoopt.models.arch import nas_space
         >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
         >>> nas_space("nas-macro", meta, max_stages=2).names[:4]
@@ -56,7 +56,7 @@ def build_architecture(name: str, params: Mapping[str, Any], meta: DatasetMeta) 
     """Build the model an architecture space's params describe.
 
     Example:
-        >>> from autoopt.data._bundle import DatasetMeta
+        >>> from autoopt.data import DatasetMeta
         >>> from autoopt.models.arch import build_architecture
         >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
         >>> params = {"stem_width": 8, "stages": 1, "s1_width": 16, "s1_blocks": 1, "s1_b1_op": "conv3x3"}

@@ -11,7 +11,7 @@ from typing import Any
 from torch import nn
 
 from autoopt._registry import Registry
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 from autoopt.exceptions import InvalidArchitectureError, InvalidSpecError
 from autoopt.space import Fixed, Int, Space
 

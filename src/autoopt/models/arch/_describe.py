@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 from autoopt.exceptions import InvalidSpecError
 from autoopt.models._base import WrappedModel
 from autoopt.models._profile import count_macs, count_params
@@ -50,7 +50,7 @@ def describe(
     """A readable summary of an architecture: its layers and operations, parameters and MACs.
 
     Example:
-        >>> from autoopt.data._bundle import DatasetMeta
+        >>> from autoopt.data import DatasetMeta
         >>> from autoopt.models.arch import describe
         >>> meta = DatasetMeta("digits", "classification", (1, 8, 8), num_classes=10)
         >>> print(describe({"depth": 1, "l1_width": 16}, meta))  # doctest: +NORMALIZE_WHITESPACE

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from autoopt.data._bundle import DatasetMeta
+from autoopt.data import DatasetMeta
 from autoopt.models._base import AutoOptModel, output_dim
 from autoopt.models._factory import models
 from autoopt.models.arch._common import (
