@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from autoopt._validation import validation_errors
 from autoopt.data import DatasetMeta
 from autoopt.distill import SEARCHABLE as DISTILL_SEARCHABLE
 from autoopt.distill import DistillConfig, DistillParams, training_config
@@ -209,6 +212,8 @@ def _check_space_names(
                 f"{where}: 'training' has no field {key!r}; expected one of: "
                 f"{', '.join(sorted(TrainConfig.model_fields))}"
             )
+        elif section == "training":
+            _check_range(where, section, key, space[name], errors)
         elif section == "distill":
             if spec.distill is None or key not in DISTILL_SEARCHABLE:
                 errors.append(
@@ -216,13 +221,15 @@ def _check_space_names(
                     f"{', '.join(DISTILL_SEARCHABLE)}"
                 )
             else:
-                _check_distill_range(where, key, space[name], errors)
+                _check_range(where, section, key, space[name], errors)
         elif section == "transfer" and distill_command:
             errors.append(f"{where}: autoopt distill does not use transfer; search distill.* or training.*")
-        elif section == "transfer" and key not in TransferSpec.model_fields:
+        elif section == "transfer" and key not in ("freeze", "backbone_lr_mult"):
             errors.append(
                 f"{where}: 'transfer' has no field {key!r}; expected one of: freeze, backbone_lr_mult"
             )
+        elif section == "transfer":
+            _check_range(where, section, key, space[name], errors)
         elif section == "model" and distill is not None and distill.student is not None and distill_command:
             errors.append(
                 f"{where}: model.* searches the spec's model:, but the student is distill.student; "
@@ -245,20 +252,40 @@ def _check_space_names(
         _collect(errors, check_model_params, spec.model.name, given, key="model.params")
 
 
-def _check_distill_range(where: str, key: str, param: Any, errors: list[str]) -> None:
-    """The ends of a searched ``distill.*`` range must be valid values of that key."""
+def _searched_values(param: Any) -> list[Any]:
+    """What a search may try for a parameter: a range's ends, every choice."""
     if isinstance(param, (Float, Int)):
-        values: list[Any] = [param.low, param.high]
-    elif hasattr(param, "choices"):
-        values = list(param.choices)
-    else:
-        values = [getattr(param, "value", None)]
-    for value in values:
+        return [param.low, param.high]
+    if hasattr(param, "choices"):
+        return list(param.choices)
+    return [getattr(param, "value", None)]
+
+
+def _validate_transfer(**values: Any) -> TransferSpec:
+    try:
+        return TransferSpec.model_validate({"checkpoint": ".", **values})
+    except ValidationError as exc:
+        raise InvalidSpecError(errors=validation_errors(exc, "transfer", TransferSpec)) from None
+
+
+#: the validator of each section whose keys ``search.space`` may search (the section's own rules).
+_SECTION_VALIDATORS: dict[str, Callable[..., Any]] = {
+    "training": TrainConfig,
+    "distill": DistillParams,
+    "transfer": _validate_transfer,
+}
+
+
+def _check_range(where: str, section: str, key: str, param: Any, errors: list[str]) -> None:
+    """Every value a search may try for ``<section>.<key>`` passes that section's own validator, so a
+    bad range is reported with the spec (``search.space.training.lr: must be > 0.0; got 0``), not by a
+    failed trial."""
+    for value in _searched_values(param):
         try:
-            DistillParams(**{key: value})
+            _SECTION_VALIDATORS[section](**{key: value})
         except InvalidSpecError as exc:
             errors.extend(f"{where}: {line.partition(': ')[2]}" for line in exc.errors)
-        except (TypeError, ValueError) as exc:  # a choice pydantic cannot read as a float
+        except (TypeError, ValueError) as exc:  # a choice pydantic cannot read as the key's type
             errors.append(f"{where}: {exc}")
 
 
