@@ -12,19 +12,31 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from autoopt.spec import Spec
+from autoopt.data import DataConfig
+from autoopt.spec import ModelSpec, SearchSpec, ShipSpec, Spec, TransferSpec
 from autoopt.training import TrainConfig
 
 if TYPE_CHECKING:
     from autoopt.compress import PlanConfig
-    from autoopt.data import DataConfig
     from autoopt.distill import DistillConfig
     from autoopt.nas import NasConfig
-    from autoopt.spec import ModelSpec, SearchSpec, ShipSpec, TransferSpec
 
 __all__ = ["RunConfig"]
+
+
+T = TypeVar("T")
+
+
+class _FromSpec(Generic[T]):
+    """A read-only attribute of :class:`RunConfig` that is the spec's section of the same name."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> T:
+        return cast(T, getattr(obj.spec, self.name))
 
 
 @dataclass(frozen=True)
@@ -49,38 +61,15 @@ class RunConfig:
     distill: DistillConfig | None = None
     compress: PlanConfig | None = None
 
-    # The ground-floor sections, by the same names as the spec's keys.
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def seed(self) -> int:
-        return self.spec.seed
-
-    @property
-    def threads(self) -> int | None:
-        return self.spec.threads
-
-    @property
-    def data(self) -> DataConfig:
-        return self.spec.data
-
-    @property
-    def model(self) -> ModelSpec:
-        return self.spec.model
-
-    @property
-    def transfer(self) -> TransferSpec | None:
-        return self.spec.transfer
-
-    @property
-    def search(self) -> SearchSpec:
-        return self.spec.search
-
-    @property
-    def ship(self) -> ShipSpec:
-        return self.spec.ship
+    # The ground-floor sections, read from the spec by the same names as its keys.
+    name = _FromSpec[str]()
+    seed = _FromSpec[int]()
+    threads = _FromSpec[int | None]()
+    data = _FromSpec[DataConfig]()
+    model = _FromSpec[ModelSpec]()
+    transfer = _FromSpec[TransferSpec | None]()
+    search = _FromSpec[SearchSpec]()
+    ship = _FromSpec[ShipSpec]()
 
     @property
     def fixed_training(self) -> dict[str, Any]:

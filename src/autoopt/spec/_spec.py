@@ -19,16 +19,6 @@ from autoopt.data import DataConfig
 from autoopt.exceptions import InvalidSpecError
 from autoopt.io import path_problem, yaml_problem
 
-__all__ = [
-    "Spec",
-    "ModelSpec",
-    "TransferSpec",
-    "SearchSpec",
-    "ObjectiveSpec",
-    "ShipSpec",
-    "read_spec",
-]
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
