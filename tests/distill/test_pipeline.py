@@ -149,8 +149,8 @@ def test_every_spec_problem_is_listed_before_anything_runs(tmp_path):
         check_distill_spec(write(tmp_path, spec))
     text = str(info.value)
     for expected in (
-        "distill.alpha: Input should be less than or equal to 1",
-        "search.space.distill.temperature: Input should be greater than 0 (got 0.0)",
+        "distill.alpha: must be <= 1.0; got 1.5",
+        "search.space.distill.temperature: must be > 0.0; got 0.0",
         "search.space.distill.teacher: 'distill' searches one of: alpha, temperature, feature_weight",
     ):
         assert expected in text

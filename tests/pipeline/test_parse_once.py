@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 import autoopt.pipeline
@@ -86,8 +88,10 @@ def test_load_config_types_every_section() -> None:
     assert isinstance(cfg.distill, DistillConfig) and cfg.distill.alpha == 0.5
     assert cfg.nas is None
     assert cfg.train_config({"lr": 0.5}).lr == 0.5 and cfg.training.lr == 0.01
-    with pytest.raises(Exception):  # frozen: a stage cannot change the spec under the others
+    with pytest.raises(ValidationError, match="frozen"):  # a stage cannot change the spec under the others
         cfg.search.trials = 5  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.training = TrainConfig()  # type: ignore[misc]
     with pytest.raises(InvalidSpecError, match=r"training\.lr: must be > 0\.0; got -1"):
         cfg.train_config({"lr": -1})
 

@@ -93,11 +93,11 @@ def test_rerun_resumes_the_study(tmp_path):
         ({"search": {"strategy": "tpee"}}, "search.strategy: unknown strategy 'tpee'"),
         (
             {"search": {"objectives": {"metric": "accuracy"}}},
-            "search.objectives.0.metric: 'accuracy' is not a metric trials report",
+            "search.objectives[0].metric: 'accuracy' is not a metric trials report",
         ),
         (
             {"search": {"objectives": {"metric": "val_acc"}}},
-            "search.objectives.0.metric: 'val_acc' is not a metric trials report",
+            "search.objectives[0].metric: 'val_acc' is not a metric trials report",
         ),
         (
             {"search": {"constraints": ["parms <= 1000"]}},

@@ -215,10 +215,11 @@ def _check_space_names(
         elif section == "training":
             _check_range(where, section, key, space[name], errors)
         elif section == "distill":
-            if spec.distill is None or key not in DISTILL_SEARCHABLE:
+            if spec.distill is None:
+                errors.append(f"{where}: 'distill.*' is searched only with a distill: section; add one")
+            elif key not in DISTILL_SEARCHABLE:
                 errors.append(
-                    f"{where}: 'distill.{key}' is searchable only with a distill section, and only "
-                    f"{', '.join(DISTILL_SEARCHABLE)}"
+                    f"{where}: 'distill' searches one of: {', '.join(DISTILL_SEARCHABLE)}; got {key!r}"
                 )
             else:
                 _check_range(where, section, key, space[name], errors)
