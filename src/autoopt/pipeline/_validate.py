@@ -136,7 +136,8 @@ def load_config(
     nas = None
     if spec.nas is not None:
         spec, nas = _nas_model(spec, errors)
-    spec = _with_default_space(spec, errors, check_files)
+    if not distill_command:  # `autoopt distill` searches only what its spec lists
+        spec = _with_default_space(spec, errors, check_files)
     training = _collect(errors, TrainConfig, **{"seed": spec.seed, **spec.training})
     space = _collect(errors, Space.from_dict, spec.search.space, key="search.space")
     distill = None
