@@ -62,6 +62,19 @@ class NasRun:
         """Params, MACs (and latency) of a candidate; raises ``TrialRejected`` over a budget."""
         return self.budget.check(model, input_shape, arch=arch_of(params), latency=self.latency)
 
+    def one_shot_scores(self, params: Mapping[str, Any], batch_size: int, seed: int) -> dict[str, Any] | None:
+        """With one-shot, the candidate's validation metrics with the supernet's weights; else ``None``."""
+        one_shot = self.cfg.one_shot
+        if self.supernet is None or one_shot is None:
+            return None
+        return self.supernet.score(
+            arch_of(params),
+            self.candidate_data,
+            calibration_batches=one_shot.calibration_batches,
+            batch_size=batch_size,
+            seed=seed,
+        )
+
 
 def prepare_nas(
     cfg: NasConfig | None,

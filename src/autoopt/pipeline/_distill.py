@@ -9,7 +9,6 @@ trained with :func:`autoopt.distill.distill` (optionally a search over ``distill
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,10 +33,11 @@ from autoopt.models import build_model, count_macs, count_params, load_checkpoin
 from autoopt.pipeline._config import RunConfig
 from autoopt.pipeline._tune_spec import best_row, run_search
 from autoopt.pipeline._validate import load_config, split_params
-from autoopt.search import Progress, TuneResult, epoch_reporter, trial_metrics
+from autoopt.search import Progress, TuneResult
+from autoopt.search.training import default_threads, training_objective
 from autoopt.space import Space
 from autoopt.spec import ModelSpec
-from autoopt.training import TrainConfig, evaluate_model, fit
+from autoopt.training import FitResult, TrainConfig, evaluate_model, fit
 
 __all__ = ["DistillSpecResult", "check_distill_spec", "distill_spec", "STAGE"]
 
@@ -179,28 +179,26 @@ def _teacher(spec: RunConfig, cfg: DistillConfig, data: DataBundle, stage: Path)
 def _objective(
     spec: RunConfig, cfg: DistillConfig, data: DataBundle, teacher: nn.Module, stage: Path, threads: int
 ) -> Any:
-    metrics = [o.metric for o in spec.search.objectives]
+    """The search's objective (:func:`autoopt.search.training.training_objective`), by distillation."""
 
-    def objective(params: dict[str, Any], report: Any) -> dict[str, Any]:
-        torch.set_num_threads(threads)
-        sections = split_params(params)
-        weights = {**cfg.params().model_dump(), **sections["distill"]}
-        train = spec.train_config({**cfg.training, **sections["training"]})
-        student = _build_student(spec, cfg, sections["model"], data)
-        static = {"params": count_params(student), "macs": count_macs(student, data.meta.input_shape)}
-        res = distill(
-            student,
-            teacher,
-            data,
-            train,
-            **weights,
-            cache_teacher=cfg.cache_teacher,
-            reporter=epoch_reporter(report, metrics, static),
-            out_dir=stage / "trials" / str(report.trial.number),
-        )
-        return trial_metrics(res.fit.val_metrics, static, epochs=res.fit.epochs_run)
+    def train(
+        student: nn.Module, data: DataBundle, config: TrainConfig, params: Any, reporter: Any, out_dir: Path
+    ) -> FitResult:
+        weights = {**cfg.params().model_dump(), **split_params(params)["distill"]}
+        return distill(
+            student, teacher, data, config, **weights, cache_teacher=cfg.cache_teacher, reporter=reporter,
+            out_dir=out_dir,
+        ).fit  # fmt: skip
 
-    return objective
+    return training_objective(
+        data,
+        build=lambda params: _build_student(spec, cfg, split_params(params)["model"], data),
+        train_config=lambda params: spec.train_config({**cfg.training, **split_params(params)["training"]}),
+        metrics=[o.metric for o in spec.search.objectives],
+        trials_dir=stage / "trials",
+        threads=threads,
+        train=train,
+    )
 
 
 def _search(
@@ -278,7 +276,7 @@ def distill_spec(
     write_yaml(stage / "spec.yaml", resolved)
     if not (run_dir / "spec.yaml").exists():  # never overwrite the spec of a tune run sharing the folder
         write_yaml(run_dir / "spec.yaml", resolved)
-    threads = spec.threads or max(1, (os.cpu_count() or 1) // spec.search.jobs)
+    threads = default_threads(spec.threads, spec.search.jobs)
     torch.set_num_threads(threads)
 
     data = load_data(spec.data)

@@ -6,7 +6,6 @@ evaluated once on the test split.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +18,18 @@ from autoopt.data import DataBundle, load_data
 from autoopt.exceptions import AutoOptError
 from autoopt.io import redact_url, write_json, write_yaml
 from autoopt.models import (
-    apply_freeze,
     build_model,
-    count_macs,
-    count_params,
     load_checkpoint,
-    param_groups,
-    unfreeze_schedule,
 )
-from autoopt.nas import NasRun, arch_of, prepare_nas, retrain_top_k, search_space, write_front
+from autoopt.nas import NasRun, prepare_nas, retrain_top_k, search_space, write_front
 from autoopt.pipeline._config import RunConfig
 from autoopt.pipeline._validate import default_trials, load_config, split_params
 from autoopt.pipeline._warm_start import warm_start_configs
-from autoopt.search import Progress, TuneResult, epoch_reporter, trial_metrics, tune
+from autoopt.search import Progress, TuneResult, tune
+from autoopt.search.training import default_threads, training_objective
 from autoopt.space import Space
-from autoopt.training import RESUME_NAME, evaluate_model, fit
+from autoopt.spec import TransferSpec
+from autoopt.training import evaluate_model, fit
 
 __all__ = ["TuneSpecResult", "make_objective", "tune_spec", "build_trial_model"]
 
@@ -61,79 +57,28 @@ def build_trial_model(spec: RunConfig, params: dict[str, Any], data: DataBundle)
 
 
 def make_objective(spec: RunConfig, data: DataBundle, run_dir: Path, nas: NasRun | None = None) -> Any:
-    """The objective of the search: build, (transfer,) train with early-stopping reports, return metrics.
+    """The search stage's objective (:func:`autoopt.search.training.training_objective`) for this spec.
 
     With ``nas``, a candidate over a hard budget is rejected before it trains, candidates train on
     ``nas.subset`` for ``nas.epochs``, and with one-shot they are scored with the supernet's weights.
     """
-    metrics = [o.metric for o in spec.search.objectives]
-    threads = spec.threads or max(1, (os.cpu_count() or 1) // spec.search.jobs)
+    epochs = {"epochs": nas.cfg.epochs} if nas is not None and nas.cfg.epochs is not None else {}
+    transfer = spec.transfer
 
-    def objective(params: dict[str, Any], report: Any) -> dict[str, Any]:
-        # Over-subscribed intra-op threads slow small models down by an order of magnitude.
-        torch.set_num_threads(threads)
-        sections = split_params(params)
-        epochs = {"epochs": nas.cfg.epochs} if nas is not None and nas.cfg.epochs is not None else {}
-        cfg = spec.train_config(sections["training"], **epochs)
-        model = build_trial_model(spec, params, data)
-        if nas is not None:
-            static = nas.static(model, params, data.meta.input_shape)  # TrialRejected: over a budget
-            if nas.supernet is not None:
-                one_shot = nas.cfg.one_shot
-                assert one_shot is not None
-                scores = nas.supernet.score(
-                    arch_of(params),
-                    nas.candidate_data,
-                    calibration_batches=one_shot.calibration_batches,
-                    batch_size=cfg.batch_size,
-                    seed=spec.seed,
-                )
-                return {**scores, **static, "epochs": 0}
-        else:
-            static = {"params": count_params(model), "macs": count_macs(model, data.meta.input_shape)}
-        groups = None
-        every = None
-        if spec.transfer is not None:
-            tr = spec.transfer.model_copy(update=sections["transfer"])
-            load_checkpoint(model, tr.checkpoint)
-            apply_freeze(model, tr.freeze)
-            every = tr.unfreeze_every
-            groups = param_groups(model, cfg.lr, tr.backbone_lr_mult, include_frozen=every is not None)
+    def with_transfer(params: dict[str, Any]) -> TransferSpec | None:
+        return transfer.model_copy(update=split_params(params)["transfer"]) if transfer is not None else None
 
-        def unfreeze(epoch: int) -> None:
-            if every is not None:
-                unfreeze_schedule(model, epoch + 1, every=every)
-
-        # Intermediate values: the monitored validation metric (training.metric); static ones as is.
-        per_epoch = epoch_reporter(report, metrics, static, then=unfreeze)
-        out_dir = run_dir / "trials" / str(report.trial.number)
-        train_data = nas.candidate_data if nas is not None else data
-        _resume_from_failed_attempt(report.trial, run_dir, out_dir)
-        try:
-            res = fit(
-                model, train_data, cfg, reporter=per_epoch, out_dir=out_dir, param_groups=groups,
-                resumable=True,
-            )  # fmt: skip
-        except BaseException:
-            (out_dir / RESUME_NAME).unlink(missing_ok=True)  # pruned or failed: never resumed
-            raise
-        return trial_metrics(
-            res.val_metrics, static, epochs=res.epochs_run, samples_per_s=round(res.samples_per_s, 1)
-        )
-
-    return objective
-
-
-def _resume_from_failed_attempt(trial: Any, run_dir: Path, out_dir: Path) -> None:
-    """A retry of a trial whose worker died goes on from that attempt's last epoch checkpoint."""
-    frozen = trial.study._storage.get_trial(trial._trial_id)
-    history = frozen.system_attrs.get("retry_history") or []
-    if not history or (out_dir / RESUME_NAME).exists():
-        return
-    src = run_dir / "trials" / str(history[-1]) / RESUME_NAME
-    if src.is_file():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, out_dir / RESUME_NAME)
+    return training_objective(
+        data,
+        build=lambda params: build_trial_model(spec, params, data),
+        train_config=lambda params: spec.train_config(split_params(params)["training"], **epochs),
+        metrics=[o.metric for o in spec.search.objectives],
+        trials_dir=run_dir / "trials",
+        threads=default_threads(spec.threads, spec.search.jobs),
+        seed=spec.seed,
+        transfer=with_transfer,
+        nas=nas,
+    )
 
 
 def prepare_search(spec: RunConfig, data: DataBundle, run_dir: Path) -> tuple[Space, NasRun | None]:
