@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -140,23 +141,33 @@ class ValidatedConfig(BaseModel):
     key: ClassVar[str] = ""
 
     def __init__(self, **data: Any) -> None:
+        where = _PREFIX.get()
+        token = _PREFIX.set(None)  # a nested config names its errors under its own key
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise InvalidSpecError(errors=validation_errors(exc, type(self).key, type(self))) from None
+            key = where if where is not None else type(self).key
+            raise InvalidSpecError(errors=validation_errors(exc, key, type(self))) from None
+        finally:
+            _PREFIX.reset(token)
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | None, prefix: str | None = None) -> Any:
-        """Validate ``data``; errors are named under ``prefix`` (default: the class's ``key``).
+        """Validate ``data``; errors are named under ``prefix`` (default: the class's ``key``), e.g. a
+        step's options found at ``compress.steps[0].prune``.
 
         Raises:
             InvalidSpecError: one line per problem.
         """
+        where = prefix if prefix is not None else cls.key
         if data is not None and not isinstance(data, Mapping):
-            where = prefix if prefix is not None else cls.key
             raise InvalidSpecError(f"{where}: expected a mapping; got {_got(data)}")
+        token = _PREFIX.set(where)
         try:
-            return cls.model_validate(dict(data or {}))
-        except ValidationError as exc:
-            where = prefix if prefix is not None else cls.key
-            raise InvalidSpecError(errors=validation_errors(exc, where, cls)) from None
+            return cls(**dict(data or {}))
+        finally:
+            _PREFIX.reset(token)
+
+
+#: the key :meth:`ValidatedConfig.parse` names errors under (its validation runs ``__init__``).
+_PREFIX: ContextVar[str | None] = ContextVar("autoopt_validation_prefix", default=None)
