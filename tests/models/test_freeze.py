@@ -88,19 +88,21 @@ def test_param_groups_head_and_backbone_lrs_exclude_frozen() -> None:
 
 def test_param_groups_drive_the_optimizer() -> None:
     model = _cnn()
-    opt = torch.optim.SGD(param_groups(model, lr=0.5, backbone_lr_mult=0.0), lr=0.5)
+    apply_freeze(model, "backbone")  # a backbone that must not learn is frozen, not given lr 0
+    opt = torch.optim.SGD(param_groups(model, lr=0.5, backbone_lr_mult=0.1, include_frozen=True), lr=0.5)
+    assert [g["lr"] for g in opt.param_groups] == [0.5, pytest.approx(0.05)]
     body_before = model.body[0][0].weight.detach().clone()
     head_before = model.head.weight.detach().clone()
     _step(model, opt)
-    assert torch.equal(model.body[0][0].weight, body_before)  # lr 0
+    assert torch.equal(model.body[0][0].weight, body_before)  # frozen: no gradient
     assert not torch.equal(model.head.weight, head_before)
 
 
 def test_param_groups_validation() -> None:
     with pytest.raises(InvalidSpecError, match=r"training\.lr: expected a number > 0; got 0"):
         param_groups(_cnn(), lr=0)
-    with pytest.raises(InvalidSpecError, match=r"transfer\.backbone_lr_mult: expected a number >= 0; got -1"):
-        param_groups(_cnn(), lr=0.1, backbone_lr_mult=-1)
+    with pytest.raises(InvalidSpecError, match=r"transfer\.backbone_lr_mult: expected a number > 0; got 0"):
+        param_groups(_cnn(), lr=0.1, backbone_lr_mult=0)
 
 
 def test_gradual_unfreezing() -> None:

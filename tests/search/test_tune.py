@@ -165,14 +165,14 @@ def test_params_objective_without_a_space_stops_at_once_naming_the_fix():
 
 
 def test_trials_and_jobs_bounds():
-    with pytest.raises(InvalidSpecError, match="search.trials: expected an integer >= 1, got 0"):
+    with pytest.raises(InvalidSpecError, match="search.trials: expected an integer >= 1; got 0"):
         autoopt.tune(sphere, space=SPACE, trials=0)
-    with pytest.raises(InvalidSpecError, match="search.jobs: expected an integer >= 1, got 0"):
+    with pytest.raises(InvalidSpecError, match="search.jobs: expected an integer >= 1; got 0"):
         autoopt.tune(sphere, space=SPACE, trials=1, jobs=0)
     too_many = (os.cpu_count() or 1) + 1
     with pytest.raises(InvalidSpecError, match=rf"search.jobs: {too_many} parallel processes.*cores"):
         autoopt.tune(sphere, space=SPACE, trials=1, jobs=too_many, storage="x.db")
-    with pytest.raises(InvalidSpecError, match="search.jobs: expected an integer >= 1, got 0"):
+    with pytest.raises(InvalidSpecError, match="search.jobs: expected an integer >= 1; got 0"):
         autoopt.tune(sphere, space=SPACE, trials=1, jobs=0, oversubscribe=True)
 
 
@@ -363,9 +363,9 @@ def test_jobs_need_a_shared_storage():
     "kwargs, match",
     [
         (dict(), "give a trial budget"),
-        (dict(trials=-1), r"search.trials: expected an integer >= 1, got -1"),
+        (dict(trials=-1), r"search.trials: expected an integer >= 1; got -1"),
         (dict(trials=3, jobs=0), "search.jobs: expected an integer >= 1"),
-        (dict(trials=3, direction="up"), "direction: expected 'minimize' or 'maximize', got 'up'"),
+        (dict(trials=3, direction="up"), "direction: expected 'minimize' or 'maximize'; got 'up'"),
         (dict(trials=3, strategy="nope"), "search.strategy: unknown strategy 'nope'"),
         (dict(trials=3, scheduler="nope"), "search.scheduler: unknown scheduler 'nope'"),
         (dict(trials=3, metrics=["a", "b"]), r"metrics: 2 name\(s\)"),

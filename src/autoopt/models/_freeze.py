@@ -103,7 +103,7 @@ def param_groups(
     Args:
         model: the model.
         lr: the head's learning rate (> 0).
-        backbone_lr_mult: multiplier of the backbone's learning rate (>= 0).
+        backbone_lr_mult: multiplier of the backbone's learning rate (> 0).
         include_frozen: keep parameters with ``requires_grad=False`` (needed with gradual unfreezing:
             optimizers skip parameters without gradients until they are unfrozen).
 
@@ -115,9 +115,9 @@ def param_groups(
     if (
         isinstance(backbone_lr_mult, bool)
         or not isinstance(backbone_lr_mult, (int, float))
-        or backbone_lr_mult < 0
-    ):
-        raise InvalidSpecError(f"transfer.backbone_lr_mult: expected a number >= 0; got {backbone_lr_mult!r}")
+        or backbone_lr_mult <= 0
+    ):  # the spec's rule (TransferSpec); a backbone that must not learn is frozen (transfer.freeze)
+        raise InvalidSpecError(f"transfer.backbone_lr_mult: expected a number > 0; got {backbone_lr_mult!r}")
     head = head_name(model)
     head_params: list[nn.Parameter] = []
     body_params: list[nn.Parameter] = []

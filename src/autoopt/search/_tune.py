@@ -62,7 +62,7 @@ def _directions(direction: str, directions: Sequence[str] | None) -> list[str]:
     dirs = list(directions) if directions else [direction]
     bad = [d for d in dirs if d not in ("minimize", "maximize")]
     if bad:
-        raise InvalidSpecError(f"direction: expected 'minimize' or 'maximize', got {bad[0]!r}")
+        raise InvalidSpecError(f"direction: expected 'minimize' or 'maximize'; got {bad[0]!r}")
     return dirs
 
 
@@ -80,7 +80,7 @@ def check_jobs(jobs: object, storage: object = None, *, oversubscribe: bool = Fa
     database storage may take more, e.g. when each trial waits on a GPU or a remote service, and so
     may a caller that says ``oversubscribe``)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise InvalidSpecError(f"search.jobs: expected an integer >= 1, got {jobs!r}")
+        raise InvalidSpecError(f"search.jobs: expected an integer >= 1; got {jobs!r}")
     cores = os.cpu_count() or 1
     if jobs > cores and not oversubscribe and not is_remote_storage(storage):
         raise InvalidSpecError(
@@ -208,9 +208,9 @@ def tune(
             "search.trials: give a trial budget ('trials') or a time budget ('timeout'), or both"
         )
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
-        raise InvalidSpecError(f"search.trials: expected an integer >= 1, got {trials!r}")
+        raise InvalidSpecError(f"search.trials: expected an integer >= 1; got {trials!r}")
     if timeout is not None and timeout <= 0:
-        raise InvalidSpecError(f"search.timeout: expected seconds > 0, got {timeout!r}")
+        raise InvalidSpecError(f"search.timeout: expected seconds > 0; got {timeout!r}")
     check_jobs(jobs, storage, oversubscribe=oversubscribe)
     if deterministic and jobs > 1 and space is None:
         raise InvalidSpecError(
