@@ -239,28 +239,3 @@ def test_transfer_from_a_local_checkpoint_keeps_the_frozen_backbone(tmp_path):
     assert head and body
     assert all((before[k] == after[k]).all() for k in body)  # frozen: unchanged
     assert any(not (before[k] == after[k]).all() for k in head)  # the head trained
-
-
-def test_retry_of_a_dead_trial_starts_from_its_last_epoch_checkpoint(tmp_path):
-    """The retry (a new trial number) gets the dead attempt's last.pt, so fit goes on after its epoch."""
-    import optuna
-
-    from autoopt.pipeline._tune_spec import _resume_from_failed_attempt
-    from autoopt.training import RESUME_NAME
-
-    study = optuna.create_study()
-    dead = study.ask()
-    study.tell(dead, state=optuna.trial.TrialState.FAIL)
-    study.add_trial(
-        optuna.trial.create_trial(
-            state=optuna.trial.TrialState.WAITING, system_attrs={"failed_trial": 0, "retry_history": [0]}
-        )
-    )
-    retry = study.ask()
-    (tmp_path / "trials" / "0").mkdir(parents=True)
-    (tmp_path / "trials" / "0" / RESUME_NAME).write_bytes(b"state after epoch 3")
-    _resume_from_failed_attempt(retry, tmp_path, tmp_path / "trials" / str(retry.number))
-    assert (tmp_path / "trials" / "1" / RESUME_NAME).read_bytes() == b"state after epoch 3"
-    fresh = study.ask()  # not a retry: starts from scratch
-    _resume_from_failed_attempt(fresh, tmp_path, tmp_path / "trials" / str(fresh.number))
-    assert not (tmp_path / "trials" / str(fresh.number)).exists()
