@@ -53,6 +53,18 @@ class Registry(Generic[T]):
         """Register ``obj`` under ``name`` without a decorator."""
         return self.register(name)(obj)
 
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` and every alias of the same object; return the object (tests, plugins).
+
+        Raises:
+            UnknownNameError: the name is not registered.
+        """
+        obj = self.get(name)
+        for key in [k for k, v in self._items.items() if v is obj]:
+            del self._items[key]
+        self._primary = [n for n in self._primary if n in self._items]
+        return obj
+
     def get(self, name: str, *, key: str | None = None) -> T:
         """Return the object registered as ``name``.
 

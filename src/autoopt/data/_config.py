@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from autoopt.data._registry import datasets, needs_of
+from autoopt.tasks import check_task
 
 __all__ = ["AugmentConfig", "DataConfig", "SplitConfig"]
 
@@ -120,7 +121,7 @@ class DataConfig(BaseModel):
     path: Path | None = Field(default=None, validate_default=True)
     target: str | None = Field(default=None, validate_default=True)
     features: list[str] | None = None
-    task: Literal["classification", "regression"] | None = None
+    task: str | None = None
     split: SplitConfig = Field(default_factory=SplitConfig)
     seed: int = 0
     normalize: bool = True
@@ -137,6 +138,11 @@ class DataConfig(BaseModel):
         if value not in datasets:
             raise ValueError(f"unknown dataset {value!r}; expected one of: {', '.join(datasets.names())}")
         return value
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str | None) -> str | None:
+        return check_task(value)
 
     @field_validator("path")
     @classmethod
