@@ -14,7 +14,12 @@ from autoopt.serve._card import CARD_FILE, ModelCard, load_card
 
 __all__ = ["LoadedModel", "load_model"]
 
-_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
+_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(float16)": np.float16,
+    "tensor(int64)": np.int64,  # token ids (a text kind)
+}
 
 
 def _dim(value: Any) -> int | None:
