@@ -95,7 +95,8 @@ class DataConfig(BaseModel):
             ``./data/<name>``; ``image-folder``, ``csv``, ``parquet`` and ``npz`` require it.
         target: target column of a table (``csv``, ``parquet``), required there.
         features: table columns to use as features; default: every column except ``target``.
-        task: ``classification`` or ``regression``; default: inferred from the target.
+        task: a registered task kind (``classification``, ``regression``; see ``autoopt.tasks``);
+            default: inferred from the target.
         split: train/val/test fractions (default 0.7/0.15/0.15), summing to 1.
         seed: seed of the (stratified) split and of ``limit``'s subsample.
         normalize: standardize inputs with statistics of the train split only.

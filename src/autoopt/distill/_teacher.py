@@ -143,8 +143,8 @@ def check_teacher(
     meta = data.meta
     if not meta.kind.has_classes:
         raise InvalidSpecError(
-            f"distill: knowledge distillation needs a dataset with classes (classification); data "
-            f"{meta.name!r} is {meta.task}"
+            f"distill: knowledge distillation needs a classification dataset (a task kind with "
+            f"classes); data {meta.name!r} is {meta.task}"
         )
     n = min(2, len(data.train))  # type: ignore[arg-type]
     x = torch.stack([torch.as_tensor(data.train[i][0]) for i in range(n)]).to(device)

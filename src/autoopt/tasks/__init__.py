@@ -4,7 +4,7 @@
 above this package asks the kind (``kind.has_classes``, ``kind.score_metric``,
 ``kind.loss(...)``, ``kind.example_input(...)``) instead of comparing the name. A new kind is one
 file: subclass :class:`TaskKind`, register it with ``@task_kinds.register("name")`` and import
-the module (see ``docs/extending.md``).
+the module (see "Adding a task kind" in ``docs/tune.md``).
 
 Members beyond the lead's interface (``notes/taskkind.md``): :meth:`TaskKind.batch_sums` and
 :meth:`TaskKind.from_sums` (the training loop's on-device epoch metrics), :func:`list_tasks`,
