@@ -40,7 +40,7 @@ class Regression(TaskKind):
         self, output: torch.Tensor, target: torch.Tensor, *, label_smoothing: float = 0.0
     ) -> torch.Tensor:
         output = match_target(output, target)
-        return F.mse_loss(output.reshape(target.shape).float(), target.float())
+        return F.mse_loss(output.float(), target.float())
 
     def check_training(self, label_smoothing: float) -> None:
         if label_smoothing:
