@@ -46,11 +46,8 @@ class BagOfEmbeddings(nn.Module):
 
 @pytest.fixture
 def tokens_kind() -> Iterator[str]:
-    task_kinds.register(Tokens.name)(Tokens)
-    try:
+    with task_kinds.registered(Tokens.name, Tokens):
         yield Tokens.name
-    finally:
-        task_kinds.unregister(Tokens.name)
     assert Tokens.name not in list_tasks()
 
 

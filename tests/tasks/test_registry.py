@@ -40,12 +40,20 @@ def test_registry_unregister_removes_the_name_and_its_aliases() -> None:
     reg: Registry[int] = Registry("thing")
     reg.register("one", "uno")(1)
     reg.add("two", 2)
-    assert reg.unregister("uno") == 1
+    assert reg.unregister("one") == 1
     assert "one" not in reg and "uno" not in reg and reg.names() == ["two"] and len(reg) == 1
     with pytest.raises(UnknownNameError, match=r"unknown thing 'one'; expected one of: two"):
         reg.unregister("one")
     reg.add("one", 3)  # the name is free again
     assert reg.get("one") == 3
+
+
+def test_registry_registered_is_undone_after_the_block_even_on_error() -> None:
+    reg: Registry[int] = Registry("thing")
+    with pytest.raises(RuntimeError), reg.registered("three", 3):
+        assert reg.get("three") == 3
+        raise RuntimeError
+    assert "three" not in reg and reg.names() == []
 
 
 def test_registering_a_taken_kind_name_is_refused() -> None:
