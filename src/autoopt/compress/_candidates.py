@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
@@ -140,7 +139,8 @@ class Context:
     def export(self, model: nn.Module, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         save_checkpoint(model, folder / "model.safetensors")
-        return export_onnx(model.eval(), torch.zeros(1, *self.shape), folder / "model.onnx").path
+        example = self.data.meta.kind.example_input(self.shape)
+        return export_onnx(model.eval(), example, folder / "model.onnx").path
 
     def measure(self, name: str, path: Path, model: nn.Module, note: str) -> StepRow:
         row = self.meter.row(name, path, count_params(model), count_macs(model, self.shape), note)

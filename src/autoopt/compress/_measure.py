@@ -47,7 +47,7 @@ class StepRow:
 
 
 def score_key(data: DataBundle) -> str:
-    return "accuracy" if data.meta.task == "classification" else "mse"
+    return data.meta.kind.score_metric
 
 
 class Meter:

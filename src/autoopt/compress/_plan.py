@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
@@ -263,7 +262,7 @@ def run_plan(
         train_config if isinstance(train_config, TrainConfig) else TrainConfig(**dict(train_config or {}))
     )
     shape = tuple(data.meta.input_shape)
-    example = torch.zeros(1, *shape)
+    example = data.meta.kind.example_input(shape)
     meter = Meter(data, cfg.latency_batch_sizes, cfg.latency_repeats, cfg.threads)
     original = copy.deepcopy(model).eval()
     current = copy.deepcopy(model).eval()
