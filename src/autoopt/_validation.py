@@ -11,13 +11,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from autoopt.exceptions import InvalidSpecError
 
 __all__ = ["key_path", "validation_errors", "ValidatedConfig"]
+
+_C = TypeVar("_C", bound="ValidatedConfig")
+
+#: the key path errors are named under while :meth:`ValidatedConfig.at` validates (else the class's key).
+_PREFIX: ContextVar[str | None] = ContextVar("autoopt_config_prefix", default=None)
 
 _OPS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
@@ -152,22 +157,19 @@ class ValidatedConfig(BaseModel):
             _PREFIX.reset(token)
 
     @classmethod
-    def parse(cls, data: Mapping[str, Any] | None, prefix: str | None = None) -> Any:
-        """Validate ``data``; errors are named under ``prefix`` (default: the class's ``key``), e.g. a
-        step's options found at ``compress.steps[0].prune``.
+    def at(cls: type[_C], prefix: str, data: Mapping[str, Any] | None = None) -> _C:
+        """Validate ``data`` naming every error under ``prefix`` instead of the class's ``key``.
+
+        A config that appears at several places of a spec (a compression step's options) is named
+        where it stands: ``compress.steps[0].prune.ratio``, not ``compress.prune.ratio``.
 
         Raises:
             InvalidSpecError: one line per problem.
         """
-        where = prefix if prefix is not None else cls.key
         if data is not None and not isinstance(data, Mapping):
-            raise InvalidSpecError(f"{where}: expected a mapping; got {_got(data)}")
-        token = _PREFIX.set(where)
+            raise InvalidSpecError(f"{prefix}: expected a mapping; got {_got(data)}")
+        token = _PREFIX.set(prefix)
         try:
             return cls(**dict(data or {}))
         finally:
             _PREFIX.reset(token)
-
-
-#: the key :meth:`ValidatedConfig.parse` names errors under (its validation runs ``__init__``).
-_PREFIX: ContextVar[str | None] = ContextVar("autoopt_validation_prefix", default=None)

@@ -53,7 +53,8 @@ def test_card_with_unknown_task(copy):
     _edit_card(copy, task="segmentation")
     with pytest.raises(
         InvalidSpecError,
-        match=r"model\.json: task: expected one of: 'classification' or 'regression'; got 'segmentation'",
+        match=r"model\.json: task: unknown task kind 'segmentation'; "
+        r"expected one of: classification, regression",
     ):
         load_model(copy)
 

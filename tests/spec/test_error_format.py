@@ -27,7 +27,7 @@ def test_key_path_puts_indices_in_brackets() -> None:
 
 def test_a_section_validated_under_another_key_is_named_there() -> None:
     with pytest.raises(InvalidSpecError) as info:
-        _Step.parse({"ratio": 1.5, "mdoe": "l2"}, prefix="compress.steps[0].prune")
+        _Step.at("compress.steps[0].prune", {"ratio": 1.5, "mdoe": "l2"})
     assert info.value.errors == [
         "compress.steps[0].prune.ratio: must be < 1.0; got 1.5",
         "compress.steps[0].prune.mdoe: unknown key; expected one of: ratio, mode. Did you mean 'mode'?",
@@ -35,7 +35,7 @@ def test_a_section_validated_under_another_key_is_named_there() -> None:
     with pytest.raises(InvalidSpecError, match=r"^compress\.prune\.ratio: must be > 0\.0; got 0$"):
         _Step(ratio=0)  # its own key by default
     with pytest.raises(InvalidSpecError, match=r"^compress\.steps\[1\]\.prune: expected a mapping; got 3$"):
-        _Step.parse(3, prefix="compress.steps[1].prune")  # type: ignore[arg-type]
+        _Step.at("compress.steps[1].prune", 3)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -144,18 +144,16 @@ def as_autoopt_model(model: nn.Module) -> AutoOptModel:
 
 
 def output_dim(meta: DatasetMeta) -> int:
-    """Number of model outputs for a dataset: ``num_classes`` for classification, 1 for regression.
+    """Number of model outputs for a dataset (its task kind's ``output_dim``): ``num_classes`` for
+    classification, 1 for regression.
 
     Args:
         meta: the dataset description.
+
+    Raises:
+        InvalidSpecError: the kind needs classes and ``meta.num_classes`` is missing or below 1.
     """
-    if meta.task == "regression":
-        return 1
-    if not isinstance(meta.num_classes, int) or meta.num_classes < 1:
-        raise InvalidSpecError(
-            f"data: a classification dataset needs num_classes >= 1; got {meta.num_classes!r}"
-        )
-    return meta.num_classes
+    return meta.kind.output_dim(meta.num_classes)
 
 
 def find_last_linear(model: nn.Module) -> str | None:

@@ -22,7 +22,7 @@ from autoopt.models.arch._common import arch_spaces
 from autoopt.nas import NasConfig
 from autoopt.pipeline._config import RunConfig
 from autoopt.schedulers import schedulers
-from autoopt.search import parse_constraints
+from autoopt.search import STATIC_METRICS, parse_constraints
 from autoopt.space import Float, Int, Space
 from autoopt.spec import Spec, TransferSpec, read_spec
 from autoopt.strategies import strategies
@@ -31,7 +31,6 @@ from autoopt.training import TrainConfig
 __all__ = ["load_config", "load_spec", "SECTIONS", "split_params"]
 
 SECTIONS = ("model", "training", "transfer", "distill")
-STATIC_METRICS = ("params", "macs", "latency_ms")
 
 
 def split_params(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

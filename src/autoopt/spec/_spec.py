@@ -2,7 +2,7 @@
 
 Stage-specific sections (``training``) are kept as mappings here and validated by their stage's own
 config type when the pipeline builds the stage inputs, so this ground-floor module never imports a
-stage; ``autoopt.pipeline.load_spec`` runs every check and lists all problems at once.
+stage; ``autoopt.pipeline.load_config`` runs every check, once, and lists all problems at once.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ class Spec(_Strict):
     transfer: TransferSpec | None = None
     training: dict[str, Any] = Field(default_factory=dict)
     search: SearchSpec = Field(default_factory=SearchSpec)
-    # Stage sections validated by their stage's config type in pipeline.load_spec.
+    # Stage sections validated by their stage's config type in pipeline.load_config (RunConfig).
     distill: dict[str, Any] | None = None
     compress: dict[str, Any] | None = None
     nas: dict[str, Any] | str | None = None
