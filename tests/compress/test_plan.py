@@ -79,7 +79,7 @@ def test_final_row_flagged_when_accuracy_collapses(trained, tmp_path):
         ),
         (
             {"steps": [{"prune": {"ratoi": 0.5}}]},
-            r"compress\.steps\[0\]\.prune\.ratoi: unknown field.*'ratio'",
+            r"compress\.steps\[0\]\.prune\.ratoi: unknown key.*'ratio'",
         ),
         (
             {"steps": [{"prune": 0.5}]},

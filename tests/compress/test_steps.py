@@ -84,7 +84,7 @@ def test_every_registered_step_has_a_config_with_defaults_and_names_bad_keys(nam
     assert step.name == name and issubclass(step.config_class, BaseModel)
     config = step.parse({}, f"compress.steps[0].{name}")
     assert isinstance(config, BaseModel) and isinstance(step(config), CompressionStep)
-    with pytest.raises(InvalidSpecError, match=rf"^compress\.steps\[2\]\.{name}\.bogus: unknown field"):
+    with pytest.raises(InvalidSpecError, match=rf"^compress\.steps\[2\]\.{name}\.bogus: unknown key"):
         step.parse({"bogus": 1}, f"compress.steps[2].{name}")
 
 
