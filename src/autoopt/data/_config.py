@@ -138,20 +138,13 @@ class DataConfig(BaseModel):
             raise ValueError(f"unknown dataset {value!r}; expected one of: {', '.join(datasets.names())}")
         return value
 
-    @field_validator("path")
+    @field_validator("path", "target")
     @classmethod
-    def _path_if_needed(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+    def _given_if_needed(cls, value: Any, info: ValidationInfo) -> Any:
         name = info.data.get("name")
-        if value is None and name is not None and "path" in needs_of(name):
-            raise ValueError(f"dataset {name!r} needs a path (a file or folder), got none")
-        return value
-
-    @field_validator("target")
-    @classmethod
-    def _target_if_needed(cls, value: str | None, info: ValidationInfo) -> str | None:
-        name = info.data.get("name")
-        if value is None and name is not None and "target" in needs_of(name):
-            raise ValueError(f"dataset {name!r} needs the name of the target column, got none")
+        if value is None and name is not None and info.field_name in needs_of(name):
+            what = {"path": "a path (a file or folder)", "target": "the name of the target column"}
+            raise ValueError(f"dataset {name!r} needs {what[str(info.field_name)]}, got none")
         return value
 
     @field_validator("image_size", mode="before")

@@ -147,10 +147,7 @@ def precision(y_true: Any, y_pred: Any, labels: Sequence[int] | None = None) -> 
 def recall(y_true: Any, y_pred: Any, labels: Sequence[int] | None = None) -> float:
     """Macro-averaged recall (the balanced accuracy when every class is present).
 
-    Args:
-        y_true: true class indices ``(N,)``.
-        y_pred: predicted indices ``(N,)`` or scores ``(N, C)``.
-        labels: the classes to average over (default: those seen in either array).
+    Arguments as :func:`precision`.
     """
     tp, _, actual = _per_class(y_true, y_pred, labels)
     return float(np.mean(_safe_div(tp, actual)))
@@ -159,10 +156,7 @@ def recall(y_true: Any, y_pred: Any, labels: Sequence[int] | None = None) -> flo
 def f1(y_true: Any, y_pred: Any, labels: Sequence[int] | None = None) -> float:
     """Macro-averaged F1: the mean over classes of ``2 TP / (2 TP + FP + FN)``.
 
-    Args:
-        y_true: true class indices ``(N,)``.
-        y_pred: predicted indices ``(N,)`` or scores ``(N, C)``.
-        labels: the classes to average over (default: those seen in either array).
+    Arguments as :func:`precision`.
     """
     tp, predicted, actual = _per_class(y_true, y_pred, labels)
     return float(np.mean(_safe_div(2 * tp, predicted + actual)))

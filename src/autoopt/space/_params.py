@@ -38,6 +38,11 @@ class _ParamBase:
                 return False
         return True
 
+    def _set(self, **values: Any) -> None:
+        """Assign fields of this frozen dataclass from a custom ``__init__``."""
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
     def distribution(self) -> BaseDistribution | None:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -71,12 +76,7 @@ class Float(_ParamBase):
         name: str = "",
         when: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "when", when)
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-        object.__setattr__(self, "log", log)
-        object.__setattr__(self, "step", step)
+        self._set(name=name, when=when, low=low, high=high, log=log, step=step)
 
     def problems(self) -> list[str]:
         out: list[str] = []
@@ -128,12 +128,7 @@ class Int(_ParamBase):
         name: str = "",
         when: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "when", when)
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-        object.__setattr__(self, "log", log)
-        object.__setattr__(self, "step", step)
+        self._set(name=name, when=when, low=low, high=high, log=log, step=step)
 
     def problems(self) -> list[str]:
         out: list[str] = []
@@ -174,9 +169,9 @@ class Categorical(_ParamBase):
     def __init__(
         self, choices: Sequence[Scalar], *, name: str = "", when: Mapping[str, Sequence[Any]] | None = None
     ) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "when", when)
-        object.__setattr__(self, "choices", tuple(choices) if isinstance(choices, (list, tuple)) else choices)
+        self._set(
+            name=name, when=when, choices=tuple(choices) if isinstance(choices, (list, tuple)) else choices
+        )
 
     def problems(self) -> list[str]:
         if not isinstance(self.choices, tuple):
@@ -207,9 +202,7 @@ class Fixed(_ParamBase):
     def __init__(
         self, value: Any, *, name: str = "", when: Mapping[str, Sequence[Any]] | None = None
     ) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "when", when)
-        object.__setattr__(self, "value", value)
+        self._set(name=name, when=when, value=value)
 
     def problems(self) -> list[str]:
         return []

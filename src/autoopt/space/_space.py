@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -190,30 +190,22 @@ class Space:
     # ---- sampling -------------------------------------------------------------------------------
     def sample(self, trial: BaseTrial) -> dict[str, Any]:
         """Suggest every active parameter on an Optuna trial and return a plain dict."""
-        params: dict[str, Any] = {}
-        for p in self:
-            if not p.active(params):
-                continue
-            if isinstance(p, Fixed):
-                params[p.name] = p.value
-            elif isinstance(p, Float):
-                params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log, step=p.step)
-            elif isinstance(p, Int):
-                params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log, step=p.step)
-            else:
-                params[p.name] = trial.suggest_categorical(p.name, p.choices)  # type: ignore[arg-type]
-        return params
+        return self._resolve(lambda p: _suggest(trial, p))
 
     def complete(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Add fixed values to ``params`` (e.g. a trial's sampled params), in declaration order."""
+        return self._resolve(lambda p: params.get(p.name, _MISSING))
+
+    def _resolve(self, value: Callable[[Param], Any]) -> dict[str, Any]:
+        """Walk the parameters in order: each active one takes its fixed value or ``value(p)``
+        (left out when that is ``_MISSING``); activity depends on the values taken before it."""
         out: dict[str, Any] = {}
         for p in self:
             if not p.active(out):
                 continue
-            if isinstance(p, Fixed):
-                out[p.name] = p.value
-            elif p.name in params:
-                out[p.name] = params[p.name]
+            v = p.value if isinstance(p, Fixed) else value(p)
+            if v is not _MISSING:
+                out[p.name] = v
         return out
 
     def grid(self) -> dict[str, list[Any]]:
@@ -254,6 +246,17 @@ class Space:
 
     def __repr__(self) -> str:
         return f"Space({self.to_dict()!r})"
+
+
+_MISSING = object()
+
+
+def _suggest(trial: BaseTrial, p: Param) -> Any:
+    if isinstance(p, Float):
+        return trial.suggest_float(p.name, p.low, p.high, log=p.log, step=p.step)
+    if isinstance(p, Int):
+        return trial.suggest_int(p.name, p.low, p.high, log=p.log, step=p.step)
+    return trial.suggest_categorical(p.name, p.choices)  # type: ignore[union-attr]
 
 
 def _prod(xs: Iterable[int]) -> int:

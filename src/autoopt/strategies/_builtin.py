@@ -64,11 +64,7 @@ def _bayes(ctx: StrategyContext) -> BaseSampler:
 
 @strategies.register("cmaes")
 def _cmaes(ctx: StrategyContext) -> BaseSampler:
-    if ctx.n_objectives > 1:
-        raise InvalidSpecError(
-            "search.strategy: 'cmaes' optimizes a single objective; for several objectives use "
-            "'tpe', 'evolution' or 'auto'"
-        )
+    ctx.single_objective("cmaes", "'tpe', 'evolution' or 'auto'")
     opts = {"warn_independent_sampling": False, **ctx.options}
     # Categorical parameters are not CMA-ES's to sample: TPE handles them alongside.
     opts.setdefault("independent_sampler", TPESampler(seed=ctx.seed))

@@ -9,6 +9,7 @@ from typing import Any
 from optuna.samplers import BaseSampler
 
 from autoopt._registry import Registry
+from autoopt.exceptions import InvalidSpecError
 from autoopt.space import Space
 
 __all__ = ["StrategyContext", "strategies", "make_sampler", "list_strategies"]
@@ -37,6 +38,14 @@ class StrategyContext:
     @property
     def n_objectives(self) -> int:
         return len(self.directions)
+
+    def single_objective(self, strategy: str, instead: str) -> None:
+        """Refuse several objectives for a single-objective ``strategy``, naming what to use ``instead``."""
+        if self.n_objectives > 1:
+            raise InvalidSpecError(
+                f"search.strategy: {strategy!r} optimizes a single objective; "
+                f"for several objectives use {instead}"
+            )
 
 
 StrategyFactory = Callable[[StrategyContext], BaseSampler]

@@ -467,9 +467,5 @@ class RLSampler(BaseSampler):
 
 @strategies.register("rl")
 def _rl(ctx: StrategyContext) -> BaseSampler:
-    if ctx.n_objectives > 1:
-        raise InvalidSpecError(
-            "search.strategy: 'rl' optimizes a single objective; for several objectives use "
-            "'regularized-evolution' or 'evolution'"
-        )
+    ctx.single_objective("rl", "'regularized-evolution' or 'evolution'")
     return RLSampler(seed=ctx.seed, n_trials=ctx.n_trials, **ctx.options)

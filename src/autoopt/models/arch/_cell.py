@@ -25,7 +25,7 @@ from torch import nn
 
 from autoopt.data._bundle import DatasetMeta
 from autoopt.exceptions import InvalidArchitectureError
-from autoopt.models._base import AutoOptModel, output_dim
+from autoopt.models._base import AutoOptModel
 from autoopt.models._factory import models
 from autoopt.models.arch._common import (
     ArchSpace,
@@ -33,6 +33,7 @@ from autoopt.models.arch._common import (
     arch_spaces,
     check_options,
     check_range,
+    image_builder,
     image_shape,
     int_param,
     max_halvings,
@@ -284,21 +285,8 @@ def _state(idx: int) -> str:
     return ("c_{k-2}", "c_{k-1}")[idx] if idx < 2 else f"n{idx - 2}"
 
 
-@models.register(NAME)
-def nas_cell(meta: DatasetMeta, **params: Any) -> CellNet:
-    """Build a ``nas-cell`` architecture from its decisions (see :func:`cell_space`).
-
-    Args:
-        meta: the dataset description (``input_shape`` must be ``(C, H, W)``).
-        **params: the decisions, e.g. a sample of :func:`cell_space`.
-
-    Raises:
-        InvalidArchitectureError: the decisions do not describe a buildable architecture.
-    """
-    c, h, w = image_shape(meta, NAME)
-    arch = parse_cell(params, meta)
-    return CellNet(arch, (c, h, w), output_dim(meta))
-
+#: the registered model builder of this space.
+nas_cell = models.register(NAME)(image_builder(NAME, parse_cell, CellNet))
 
 arch_spaces.register(NAME, "cell")(
     ArchSpace(NAME, cell_space, nas_cell, "NASNet/DARTS cells: per node two inputs and two ops, stacked")

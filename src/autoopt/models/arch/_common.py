@@ -23,6 +23,7 @@ __all__ = [
     "max_halvings",
     "int_param",
     "check_limits",
+    "image_builder",
 ]
 
 
@@ -110,6 +111,32 @@ def image_shape(meta: DatasetMeta, space: str) -> tuple[int, int, int]:
         )
     c, h, w = (int(v) for v in meta.input_shape)
     return c, h, w
+
+
+def image_builder(
+    name: str, parse: Callable[[Mapping[str, Any], DatasetMeta], Any], net: Callable[..., nn.Module]
+) -> Callable[..., nn.Module]:
+    """The model builder of an image architecture space: ``net(parse(params, meta), (C, H, W), outputs)``.
+
+    Args:
+        name: the space's (and model's) name, used in messages.
+        parse: ``parse(params, meta)`` reads the decisions (raising ``InvalidArchitectureError``).
+        net: the network class, ``net(arch, (C, H, W), num_outputs)``.
+    """
+    from autoopt.models._base import output_dim  # models/_base imports nothing of arch
+
+    def build(meta: DatasetMeta, **params: Any) -> nn.Module:
+        c, h, w = image_shape(meta, name)
+        return net(parse(params, meta), (c, h, w), output_dim(meta))
+
+    build.__name__ = build.__qualname__ = name.replace("-", "_")
+    build.__module__ = net.__module__  # the space's module (``describe`` finds a model's space by it)
+    build.__doc__ = (
+        f"Build a ``{name}`` architecture from its decisions (a sample of its space); "
+        "``meta.input_shape`` must be ``(C, H, W)``. Raises ``InvalidArchitectureError`` when the "
+        "decisions do not describe a buildable architecture."
+    )
+    return build
 
 
 def max_halvings(side: int) -> int:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from autoopt.data._bundle import DatasetMeta
-from autoopt.models._base import AutoOptModel, output_dim
+from autoopt.models._base import AutoOptModel
 from autoopt.models._factory import models
 from autoopt.models.arch._common import (
     ArchSpace,
@@ -32,6 +32,7 @@ from autoopt.models.arch._common import (
     arch_spaces,
     check_options,
     check_range,
+    image_builder,
     image_shape,
     int_param,
     max_halvings,
@@ -215,21 +216,8 @@ class MacroNet(AutoOptModel):
         return lines
 
 
-@models.register(NAME)
-def nas_macro(meta: DatasetMeta, **params: Any) -> MacroNet:
-    """Build a ``nas-macro`` architecture from its decisions (see :func:`macro_space`).
-
-    Args:
-        meta: the dataset description (``input_shape`` must be ``(C, H, W)``).
-        **params: the decisions, e.g. a sample of :func:`macro_space`.
-
-    Raises:
-        InvalidArchitectureError: the decisions do not describe a buildable architecture.
-    """
-    c, h, w = image_shape(meta, NAME)
-    arch = parse_macro(params, meta)
-    return MacroNet(arch, (c, h, w), output_dim(meta))
-
+#: the registered model builder of this space.
+nas_macro = models.register(NAME)(image_builder(NAME, parse_macro, MacroNet))
 
 arch_spaces.register(NAME, "macro")(
     ArchSpace(NAME, macro_space, nas_macro, "chain-structured CNN: stages x blocks x op, width, stride, SE")
