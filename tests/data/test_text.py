@@ -5,31 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from autoopt.data import TokenizerConfig, learn_tokenizer, load_data
 from autoopt.exceptions import DataError, InvalidSpecError
-
-WORDS = {
-    "fruit": ["apple", "banana", "cherry", "mango", "peach", "plum"],
-    "tool": ["hammer", "wrench", "chisel", "pliers", "saw", "drill"],
-    "animal": ["otter", "badger", "heron", "lynx", "moose", "walrus"],
-}
-
-
-def make_rows(n_per_class: int = 40, seed: int = 0) -> list[tuple[str, str]]:
-    """Short sentences whose words say the class (plus shared filler words)."""
-    rng = np.random.default_rng(seed)
-    filler = ["the", "a", "with", "and", "of", "is", "very"]
-    rows = []
-    for label, words in WORDS.items():
-        for _ in range(n_per_class):
-            picked = list(rng.choice(words, 3)) + list(rng.choice(filler, 3))
-            rng.shuffle(picked)
-            rows.append((" ".join(picked), label))
-    return rows
+from autoopt.testing.text import make_text_rows as make_rows
 
 
 def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
