@@ -41,6 +41,9 @@ __all__ = [
 
 HF_PREFIX = "hf:"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+#: the attention implementation of transformers models: "eager" ran a training step of a small encoder
+#: 2.4x faster than "sdpa" on 2 CPU cores (413 vs 990 ms, batch 32, length 64) and exports plainly.
+ATTENTION = "eager"
 #: builders that take token ids (the registry's common tests give them a text dataset).
 TEXT_MODELS: set[str] = set()
 
@@ -265,6 +268,7 @@ def transformer(
         type_vocab_size=1,
         pad_token_id=0,
     )
+    config._attn_implementation = ATTENTION  # BertConfig's kwargs are typed without it
     return TextTransformer(config, output_dim(meta))
 
 
@@ -312,7 +316,9 @@ def hf_model(meta: DatasetMeta, *, path: str) -> WrappedModel:
     from transformers import AutoModelForSequenceClassification
 
     try:
-        hf = AutoModelForSequenceClassification.from_pretrained(str(d), local_files_only=True)
+        hf = AutoModelForSequenceClassification.from_pretrained(
+            str(d), local_files_only=True, attn_implementation=ATTENTION
+        )
     except (OSError, ValueError, KeyError) as exc:
         raise InvalidSpecError(f"model.name: cannot load hf:{path} as a sequence classifier: {exc}") from None
     embeds = int(getattr(hf.config, "vocab_size", vocab))
