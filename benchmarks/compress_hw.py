@@ -179,7 +179,7 @@ def run(case: str, seed: int, ratios: list[float] | None = None, ft: int | None 
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         res = run_plan(model, data, plan, out_dir=tmp, train_config=cfg)
-        sizes = {c.row.step: c.row.size_bytes for c in res.candidates}
+        sizes = {c.label: c.size_bytes for c in res.candidates}
     return {
         "case": case,
         "seed": seed,
@@ -188,7 +188,7 @@ def run(case: str, seed: int, ratios: list[float] | None = None, ft: int | None 
         "macs": count_macs(model, tuple(data.meta.input_shape)),
         "rows": [r.to_dict() for r in res.rows],
         "reference": res.reference.to_dict() if res.reference else None,
-        "selected": res.selected.step,
+        "selected": res.selected.label if res.selected else None,
         "sizes": sizes,
         "settings": res.settings,
         "train": cfg,

@@ -16,11 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from autoopt.compress import PlanConfig
-from autoopt.compress._plan import FinetuneConfig
+from autoopt.compress import PlanConfig, list_steps, steps
 from autoopt.compress.auto import AutoPolicyConfig
-from autoopt.compress.prune import PruneConfig, SparsityConfig
-from autoopt.compress.quantize import QuantizeConfig
 from autoopt.data import DataConfig
 from autoopt.distill import DistillConfig
 from autoopt.nas import NasConfig, OneShotConfig
@@ -41,7 +38,8 @@ INTRO = (
 
 def _step(kind: str) -> str:
     return (
-        f"One step of `compress.steps`, written `- {kind}: {{...}}`; errors name it `compress.{kind}.<key>`."
+        f"One step of `compress.steps`, written `- {kind}: {{...}}`; errors name it where it stands, "
+        f"`compress.steps[<i>].{kind}.<key>`."
     )
 
 
@@ -58,17 +56,25 @@ def sections() -> list[Section]:
         Section("nas.one_shot", OneShotConfig),
         Section("distill", DistillConfig),
         Section("compress", PlanConfig),
-        Section("compress.prune", PruneConfig, _step("prune")),
-        Section(
-            "compress.prune",
-            AutoPolicyConfig,
-            "The same step with `policy: auto`: the per-layer ratios are searched under a budget "
-            "(see [Compression](compress.md)); these keys replace `ratio`, `scope` and `per_layer`.",
-        ),
-        Section("compress.sparsity", SparsityConfig, _step("sparsity")),
-        Section("compress.finetune", FinetuneConfig, _step("finetune")),
-        Section("compress.quantize", QuantizeConfig, _step("quantize")),
+        *_step_sections(),
     ]
+
+
+def _step_sections() -> list[Section]:
+    """One section per registered compression step (a new step is documented once registered)."""
+    out = []
+    for kind in list_steps():
+        out.append(Section(f"compress.{kind}", steps.get(kind).config_class, _step(kind)))
+        if kind == "prune":
+            out.append(
+                Section(
+                    "compress.prune",
+                    AutoPolicyConfig,
+                    "The same step with `policy: auto`: the per-layer ratios are searched under a budget "
+                    "(see [Compression](compress.md)); these keys replace `ratio`, `scope` and `per_layer`.",
+                )
+            )
+    return out
 
 
 def render() -> str:

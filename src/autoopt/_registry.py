@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from autoopt.exceptions import UnknownNameError
@@ -52,6 +53,37 @@ class Registry(Generic[T]):
     def add(self, name: str, obj: T) -> T:
         """Register ``obj`` under ``name`` without a decorator."""
         return self.register(name)(obj)
+
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` and its aliases; return the object it held.
+
+        Raises:
+            UnknownNameError: ``name`` is not registered (the message lists the valid names).
+        """
+        obj = self.get(name)
+        for key in [k for k, v in self._items.items() if v is obj]:
+            del self._items[key]
+        if name in self._primary:
+            self._primary.remove(name)
+        return obj
+
+    @contextmanager
+    def registered(self, name: str, obj: T, *aliases: str) -> Iterator[T]:
+        """Register ``obj`` for the duration of a ``with`` block (tests, plug-in trials).
+
+        Example:
+            >>> colors = Registry("color")
+            >>> with colors.registered("blue", "#00f"):
+            ...     colors.get("blue")
+            '#00f'
+            >>> "blue" in colors
+            False
+        """
+        self.register(name, *aliases)(obj)
+        try:
+            yield obj
+        finally:
+            self.unregister(name)
 
     def get(self, name: str, *, key: str | None = None) -> T:
         """Return the object registered as ``name``.

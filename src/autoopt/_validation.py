@@ -6,14 +6,20 @@ Used by every config model that validates a spec section (``training``, ``compre
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from autoopt.exceptions import InvalidSpecError
 
 __all__ = ["pydantic_messages", "ValidatedConfig"]
+
+_C = TypeVar("_C", bound="ValidatedConfig")
+
+#: the key path errors are named under while :meth:`ValidatedConfig.at` validates (else the class's key).
+_PREFIX: ContextVar[str | None] = ContextVar("autoopt_config_prefix", default=None)
 
 _OPS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
@@ -80,6 +86,18 @@ class ValidatedConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise InvalidSpecError(
-                errors=pydantic_messages(exc, type(self).key, type(self).model_fields)
-            ) from None
+            prefix = _PREFIX.get() or type(self).key
+            raise InvalidSpecError(errors=pydantic_messages(exc, prefix, type(self).model_fields)) from None
+
+    @classmethod
+    def at(cls: type[_C], prefix: str, data: Mapping[str, Any] | None = None) -> _C:
+        """Validate ``data`` naming every error under ``prefix`` instead of the class's ``key``.
+
+        A config that appears at several places of a spec (a compression step's options) is named
+        where it stands: ``compress.steps[0].prune.ratio``, not ``compress.prune.ratio``.
+        """
+        token = _PREFIX.set(prefix)
+        try:
+            return cls(**dict(data or {}))
+        finally:
+            _PREFIX.reset(token)

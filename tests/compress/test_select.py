@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from autoopt.compress import Candidate, PlanConfig, StepRow, run_plan, select
+from autoopt.compress import PlanConfig, StepRow, run_plan, select
 from autoopt.compress._measure import Meter
+from autoopt.compress._select import blocked
 from autoopt.data import load_data
+from autoopt.evaluate import Candidate
 from autoopt.exceptions import InvalidSpecError
 from autoopt.models import build_model
 from autoopt.training import TrainConfig, fit
@@ -32,22 +34,48 @@ def _row(name: str, acc: float, drop: float | None, ms: float, size: int = 100) 
     return StepRow(name, acc, drop, 0, 0, size, {"1": {"p50": ms, "p95": ms}}, path=f"{name}.onnx")
 
 
+def _cand(
+    cid: str, acc: float, ms: float, *, precision: str = "fp32", source: str | None = None, flags=()
+) -> Candidate:
+    return Candidate(
+        cid, cid, "compress", f"{cid}.onnx", acc, "accuracy", True, 0, 0, 100, precision=precision,
+        derived_from=source, latency_ms={"1": ms}, flags=list(flags),
+    )  # fmt: skip
+
+
 def test_select_never_ships_a_rejected_model_and_marks_the_front() -> None:
-    base = Candidate(_row("fp32", 0.90, None, 1.0))
-    fast_int8 = Candidate(_row("int8", 0.899, 0.1, 0.5), "int8", source="fp32", rejected="slower than fp32")
-    pruned = Candidate(_row("pruned", 0.897, 0.3, 0.7))
-    inaccurate = Candidate(_row("pruned 0.9", 0.80, 10.0, 0.2))
-    chosen = select([base, fast_int8, pruned, inaccurate], max_accuracy_drop=0.5)
-    assert chosen is pruned and pruned.selected and not fast_int8.selected
-    assert [c.feasible for c in (base, fast_int8, pruned, inaccurate)] == [True, False, True, False]
+    base = _cand("fp32", 0.90, 1.0)
+    fast_int8 = _cand(
+        "int8", 0.899, 0.5, precision="int8", source="fp32", flags=["blocked: slower than fp32"]
+    )
+    pruned = _cand("pruned", 0.897, 0.7)
+    inaccurate = _cand("pruned_0_9", 0.80, 0.2)
+    sel = select([base, fast_int8, pruned, inaccurate], max_accuracy_drop=0.5)
+    assert sel.selected is pruned
+    assert sel.feasible == ["fp32", "pruned"]
     # the front over the non-rejected ones: fp32 (most accurate), pruned, the inaccurate fastest one
-    assert [c.pareto for c in (base, fast_int8, pruned, inaccurate)] == [True, False, True, True]
+    assert sel.pareto == ["fp32", "pruned", "pruned_0_9"]
 
 
 def test_select_falls_back_to_the_baseline() -> None:
-    base = Candidate(_row("fp32", 0.90, None, 1.0))
-    worse = Candidate(_row("pruned", 0.85, 5.0, 0.5))
-    assert select([base, worse], max_accuracy_drop=1.0) is base
+    base = _cand("fp32", 0.90, 1.0)
+    worse = _cand("pruned", 0.85, 0.5)
+    assert select([base, worse], max_accuracy_drop=1.0).selected is base
+
+
+def test_select_minimizes_an_error_metric() -> None:
+    def mse(cid: str, score: float, ms: float) -> Candidate:
+        return Candidate(
+            cid, cid, "compress", f"{cid}.onnx", score, "mse", False, 0, 0, 100, latency_ms={"1": ms}
+        )
+
+    base, close, far = mse("fp32", 0.10, 1.0), mse("pruned", 0.15, 0.6), mse("pruned_0_9", 2.0, 0.2)
+    sel = select([base, close, far], max_accuracy_drop=0.1)  # mse may grow by 0.1
+    assert (
+        sel.selected is close
+        and sel.feasible == ["fp32", "pruned"]
+        and sel.pareto == ["fp32", "pruned", "pruned_0_9"]
+    )
 
 
 @pytest.mark.parametrize("int8_faster", [False, True])
@@ -68,23 +96,30 @@ def test_steps_plan_ships_fp32_when_its_int8_model_is_slower(
         "max_accuracy_drop": 100,
     }
     res = run_plan(model, data, plan, out_dir=tmp_path, train_config=TRAIN)
-    steps = [c.step for c in res.candidates]
-    assert steps == ["baseline (fp32)", "1. prune", "2. finetune", "3. quantize"]
+    assert [c.label for c in res.candidates] == ["baseline (fp32)", "1. prune", "2. finetune", "3. quantize"]
+    assert [c.id for c in res.candidates] == ["baseline_fp32", "1_prune", "2_finetune", "3_quantize"]
+    assert all(
+        c.stage == "compress" and c.metric == "accuracy" and c.higher_is_better for c in res.candidates
+    )
     int8 = res.candidates[-1]
-    assert int8.precision == "int8" and int8.source == "2. finetune"
-    assert calls == [(Path(res.candidates[2].row.path), Path(int8.row.path))]
+    assert int8.precision == "int8" and int8.derived_from == "2_finetune"
+    assert res.candidates[1].derived_from == "baseline_fp32"
+    assert calls == [(Path(res.candidates[2].onnx), Path(int8.onnx))]
     if int8_faster:
-        assert not int8.rejected and int8.selected
-        assert res.rows[-1].step == "3. quantize" and res.final_path == int8.onnx_path
+        assert not blocked(int8) and res.selected is int8
+        assert res.rows[-1].step == "3. quantize" and res.final_path == Path(int8.onnx)
+        assert any("batch 1 against its fp32 source: 0.500 vs 1.000 ms" in n for n in int8.notes)
     else:
-        assert "not faster than its fp32 source" in int8.rejected and not int8.selected
-        assert res.candidates[2].selected
+        assert "not faster than its fp32 source" in blocked(int8) and res.selected is res.candidates[2]
+        assert int8.flags[0].startswith("blocked: INT8 is not faster")
         assert res.rows[-1].step == "shipped: 2. finetune" and "quantize" not in res.rows[-1].step
-        assert res.final_path == res.candidates[2].onnx_path and res.final_path.suffix == ".onnx"
+        assert res.final_path == Path(res.candidates[2].onnx) and res.final_path.suffix == ".onnx"
     # The shipped torch model is the pruned one, whichever file ships.
-    assert sum(p.numel() for p in res.model.parameters()) == res.candidates[2].row.params
+    assert sum(p.numel() for p in res.model.parameters()) == res.candidates[2].params
+    assert res.models["3_quantize"] is res.models["2_finetune"]
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert saved["selected"] == res.selected.step and len(saved["candidates"]) == 4
+    assert saved["selected"] == res.selected.label and len(saved["candidates"]) == 4
+    assert [c["selected"] for c in saved["candidates"]].count(True) == 1
 
 
 def test_select_measures_candidates_and_ships_the_fastest_feasible(trained, tmp_path, monkeypatch) -> None:
@@ -96,18 +131,18 @@ def test_select_measures_candidates_and_ships_the_fastest_feasible(trained, tmp_
         "max_accuracy_drop": 100,
     }
     res = run_plan(model, data, plan, out_dir=tmp_path, train_config=TRAIN)
-    names = [c.step for c in res.candidates]
+    names = [c.label for c in res.candidates]
     assert names[0] == "baseline (fp32)" and len(names) == 4
     assert {c.precision for c in res.candidates} == {"fp32", "int8"}
     for c in res.candidates:  # what the pipeline guard reads
-        assert c.row.params > 0 and c.row.macs > 0 and c.row.size_bytes > 0 and c.onnx_path.is_file()
-        assert c.latency_b1_ms is not None and c.latency_b64_ms is not None and c.model is not None
-        assert c.accuracy is not None
-    assert all(c.rejected for c in res.candidates if c.precision == "int8")
-    chosen = res.candidates[[c.selected for c in res.candidates].index(True)]
-    assert chosen.precision == "fp32" and res.rows[-1].path == str(chosen.onnx_path)
-    feasible = [c for c in res.candidates if c.feasible]
-    assert chosen.latency_b1_ms == min(c.latency_b1_ms for c in feasible)
+        assert c.params > 0 and c.macs > 0 and c.size_bytes > 0 and Path(c.onnx).is_file() and c.fingerprint
+        assert set(c.latency_ms) == {"1", "64"} and res.models[c.id] is not None
+        assert c.score is not None
+    assert all(blocked(c) for c in res.candidates if c.precision == "int8")
+    chosen = res.selected
+    assert chosen is not None and chosen.precision == "fp32" and res.rows[-1].path == chosen.onnx
+    feasible = [c for c in res.candidates if c.id in res.feasible]
+    assert chosen.latency_ms["1"] == min(c.latency_ms["1"] for c in feasible)
     assert res.reference is not None and res.reference.step.startswith("PyTorch eager")
     assert "onnxruntime" in res.settings["line"] and "graph_optimization_level" in res.settings
 
@@ -130,7 +165,7 @@ def test_search_explores_plans_with_a_strategy(trained, tmp_path) -> None:
     assert len(trials) == 2 and all(
         set(t["params"]) == {"ratio", "round_to", "scope", "quantize"} for t in trials
     )
-    assert len(res.candidates) >= 2 and sum(c.selected for c in res.candidates) == 1
+    assert len(res.candidates) >= 2 and res.selected in res.candidates
     done = [t for t in trials if t["state"] == "COMPLETE"]
     assert all(len(t["values"]) == 3 for t in done)  # accuracy, batch-1 latency, size
 
@@ -164,15 +199,22 @@ def test_candidate_options_are_checked_before_anything_runs(plan, message) -> No
 def test_rows_end_with_what_ships_after_its_fp32_source() -> None:
     from autoopt.compress._plan import _rows_ending_with
 
-    base = Candidate(_row("baseline (fp32)", 0.9, None, 1.0))
-    q = Candidate(_row("quantize (static) of the baseline", 0.9, 0.0, 0.5), "int8", source="baseline (fp32)")
-    pruned = Candidate(_row("prune 0.5 (fp32)", 0.9, 0.0, 0.7))
-    rows = _rows_ending_with(q, [base, q, pruned])
+    row_of = {
+        "base": _row("baseline (fp32)", 0.9, None, 1.0),
+        "q": _row("quantize (static) of the baseline", 0.9, 0.0, 0.5),
+        "pruned": _row("prune 0.5 (fp32)", 0.9, 0.0, 0.7),
+    }
+    base, q, pruned = (
+        _cand("base", 0.9, 1.0),
+        _cand("q", 0.9, 0.5, precision="int8", source="base"),
+        _cand("pruned", 0.9, 0.7),
+    )
+    rows = _rows_ending_with(q, [base, q, pruned], row_of)
     assert [r.step for r in rows] == [
         "baseline (fp32)",
         "prune 0.5 (fp32)",
         "source of the shipped model: baseline (fp32)",
         "quantize (static) of the baseline",
     ]
-    rows = _rows_ending_with(base, [base, q, pruned])
+    rows = _rows_ending_with(base, [base, q, pruned], row_of)
     assert rows[-1].step == "shipped: baseline (fp32)" and "quantize" not in rows[-1].step

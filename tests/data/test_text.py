@@ -40,6 +40,7 @@ def test_text_csv_gives_int64_ids_padded_with_zero(text_csv: Path) -> None:
     assert x.dtype == torch.int64 and y.dtype == torch.int64
     assert b.meta.input_shape == (12,)
     assert b.meta.class_names == ["animal", "fruit", "tool"]
+    assert b.meta.task == "text" and b.meta.kind.has_classes and b.meta.kind.input_dtype == torch.int64
     assert (b.train.x[:, 0] == 2).all()  # [CLS]
     assert (b.train.x == 0).any()  # padding: 6 words + [CLS] [SEP] < 12
     tok = b.meta.extra["tokenizer"]

@@ -147,7 +147,7 @@ def test_the_rule_catches_an_invalid_full_spec() -> None:
 
 
 def test_the_rule_catches_an_invalid_lone_section() -> None:
-    with pytest.raises(AssertionError, match=r"compress\.prune\.ratio"):
+    with pytest.raises(AssertionError, match=r"compress\.steps\[0\]\.prune\.ratio"):
         check_block(_block("compress:\n  steps:\n    - prune: {ratio: 1.5}\n"))
     with pytest.raises(AssertionError, match=r"space\.lr"):
         check_block(_block("space:\n  lr: {low: 0.1, high: 0.01}\n"))

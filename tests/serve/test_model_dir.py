@@ -52,7 +52,9 @@ def test_card_not_json(copy):
 def test_card_with_unknown_task(copy):
     _edit_card(copy, task="segmentation")
     with pytest.raises(
-        InvalidSpecError, match=r"model\.json: task: Input should be 'classification' or 'regression'"
+        InvalidSpecError,
+        match=r"model\.json: task: .*unknown task kind 'segmentation'; "
+        r"expected one of: classification, regression",
     ):
         load_model(copy)
 

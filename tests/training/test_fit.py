@@ -84,7 +84,7 @@ def test_label_smoothing_rejected_for_regression(toy: type[Toy]) -> None:
 def test_unknown_metric_for_task(bundle: DataBundle, linear: Callable[[], nn.Module]) -> None:
     with pytest.raises(
         InvalidSpecError,
-        match=r"training\.metric: 'mse' is a regression metric but the dataset is classification; "
+        match=r"training\.metric: 'mse' does not apply to a classification dataset \(it scores values\); "
         r"expected one of: loss, accuracy, f1_macro",
     ):
         fit(linear(), bundle, {"epochs": 1, "metric": "mse", **CPU})

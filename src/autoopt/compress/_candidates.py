@@ -5,26 +5,26 @@ channel counts) + fine-tune, as fp32 and as INT8. ``search`` explores prune rati
 per-layer policy (``scope``: one ratio per layer, or a global ranking that gives each layer its own)
 and quantization mode with a registered search strategy (an Optuna sampler), objectives: accuracy
 (max), measured batch-1 latency (min) and file size (min). Every model either makes is a
-:class:`~autoopt.compress._select.Candidate`; :func:`~autoopt.compress._select.select` picks the
-one that ships.
+:class:`autoopt.evaluate.Candidate` made by :meth:`Context.candidate`;
+:func:`~autoopt.compress._select.select` picks the one that ships.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from autoopt.compress._measure import Meter, StepRow
-from autoopt.compress._select import Candidate
 from autoopt.compress.prune import CompressionError, prune
 from autoopt.data import DataBundle
+from autoopt.evaluate import Candidate
 from autoopt.export import export_onnx
 from autoopt.models import count_macs, count_params, save_checkpoint
 from autoopt.training import TrainConfig, fit
@@ -136,11 +136,59 @@ class Context:
     baseline_path: Path
     on_row: Callable[[StepRow], None] | None = None
     reports: dict[str, Any] | None = None
+    #: the measured row of each candidate, by candidate id (the table is built from them).
+    rows: dict[str, StepRow] = field(default_factory=dict)
+    #: the torch model of each candidate, by id (an INT8 candidate's: the fp32 model it was made from).
+    models: dict[str, nn.Module] = field(default_factory=dict)
+
+    def candidate(
+        self,
+        row: StepRow,
+        model: nn.Module | None,
+        *,
+        precision: str = "fp32",
+        source: Candidate | None = None,
+        plan: Mapping[str, Any] | None = None,
+    ) -> Candidate:
+        """The candidate of a measured row: its id is the row name as a slug (``1_prune``), it derives
+        from ``source`` (default: the baseline, the first candidate made) and keeps ``model``."""
+        cid = re.sub(r"[^a-z0-9]+", "_", row.step.lower()).strip("_") or "candidate"
+        while cid in self.rows:
+            cid += "_"
+        if source is None and self.rows:
+            source_id: str | None = next(iter(self.rows))
+        else:
+            source_id = source.id if source is not None else None
+        notes = [row.note] if row.note else []
+        if plan:
+            notes.append("plan: " + ", ".join(f"{k} {v}" for k, v in plan.items()))
+        c = Candidate(
+            id=cid,
+            label=row.step,
+            stage="compress",
+            onnx=row.path,
+            score=row.accuracy,
+            metric=self.meter.key,
+            higher_is_better=self.meter.key == "accuracy",
+            params=row.params,
+            macs=row.macs,
+            size_bytes=row.size_bytes,
+            precision=precision,
+            derived_from=source_id,
+            latency_ms={b: v["p50"] for b, v in row.latency_ms.items() if "p50" in v},
+            latency_settings={k: v for k, v in self.meter.settings.items() if k != "line"},
+            notes=notes,
+        )
+        self.rows[cid] = row
+        if model is not None:
+            self.models[cid] = model
+        return c
 
     def export(self, model: nn.Module, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         save_checkpoint(model, folder / "model.safetensors")
-        return export_onnx(model.eval(), torch.zeros(1, *self.shape), folder / "model.onnx").path
+        example = self.data.meta.kind.example_input(self.shape)
+        return export_onnx(model.eval(), example, folder / "model.onnx").path
 
     def measure(self, name: str, path: Path, model: nn.Module, note: str) -> StepRow:
         row = self.meter.row(name, path, count_params(model), count_macs(model, self.shape), note)
@@ -198,7 +246,8 @@ def run_select(ctx: Context, cfg: SelectConfig) -> list[Candidate]:
     if cfg.int8:
         name = f"quantize ({mode}) of the baseline"
         row = ctx.int8(name, ctx.original, ctx.baseline_path, cfg.quantize, ctx.out / "int8")
-        out.append(Candidate(row, "int8", ctx.original, "baseline (fp32)", {"ratio": 0.0, "quantize": mode}))
+        # derived from the baseline, the first candidate
+        out.append(ctx.candidate(row, ctx.original, precision="int8", plan={"ratio": 0.0, "quantize": mode}))
     for i, ratio in enumerate(cfg.ratios, start=1):
         folder = ctx.out / f"prune_{i}"
         base = _plan_name(ratio)
@@ -212,12 +261,17 @@ def run_select(ctx: Context, cfg: SelectConfig) -> list[Candidate]:
             ctx.reports[base] = rep
         note = f"effective ratio {rep['effective_ratio']}, round_to {rep['round_to']}"
         fp32 = ctx.measure(f"{base} (fp32)", ctx.export(model, folder), model, note)
-        out.append(Candidate(fp32, "fp32", model, None, {"ratio": ratio, "quantize": "none"}))
+        fp32_cand = ctx.candidate(fp32, model, plan={"ratio": ratio, "quantize": "none"})
+        out.append(fp32_cand)
         if cfg.quantize:
             row = ctx.int8(
                 f"{base} + quantize ({mode})", model, Path(fp32.path), cfg.quantize, folder / "int8"
             )
-            out.append(Candidate(row, "int8", model, fp32.step, {"ratio": ratio, "quantize": mode}))
+            out.append(
+                ctx.candidate(
+                    row, model, precision="int8", source=fp32_cand, plan={"ratio": ratio, "quantize": mode}
+                )
+            )
     return out
 
 
@@ -239,6 +293,7 @@ def run_search(ctx: Context, cfg: PlanSearchConfig, key: str) -> tuple[list[Cand
     )
     study = optuna.create_study(directions=directions, sampler=sampler)  # type: ignore[arg-type]
     candidates: list[Candidate] = []
+    plan_of: dict[str, dict[str, Any]] = {}
     fp32_of: dict[tuple[Any, ...], Candidate | None] = {}
     int8_of: dict[tuple[Any, ...], Candidate] = {}
     for number in range(cfg.budget):
@@ -265,14 +320,11 @@ def run_search(ctx: Context, cfg: PlanSearchConfig, key: str) -> tuple[list[Cand
                 name = f"search {number}: {_plan_name(ratio, round_to, scope)} (fp32)"
                 note = f"effective ratio {rep['effective_ratio']}, round_to {rep['round_to']}"
                 row = ctx.measure(name, ctx.export(model, folder), model, note)
-                fp32_of[arch] = Candidate(
-                    row,
-                    "fp32",
-                    model,
-                    None,
-                    {"ratio": ratio, "round_to": round_to, "scope": scope, "quantize": "none"},
-                )
-                candidates.append(fp32_of[arch])  # type: ignore[arg-type]
+                plan = {"ratio": ratio, "round_to": round_to, "scope": scope, "quantize": "none"}
+                fp32_cand = ctx.candidate(row, model, plan=plan)
+                plan_of[fp32_cand.id] = plan
+                fp32_of[arch] = fp32_cand
+                candidates.append(fp32_cand)
         fp32 = fp32_of[arch]
         if fp32 is None:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -281,19 +333,24 @@ def run_search(ctx: Context, cfg: PlanSearchConfig, key: str) -> tuple[list[Cand
         if mode != "none":
             if (arch, mode) not in int8_of:
                 name = f"search {number}: {_plan_name(ratio, round_to, scope)} + quantize ({mode})"
+                fp32_model = ctx.models[fp32.id]
                 row = ctx.int8(
                     name,
-                    fp32.model,  # type: ignore[arg-type]
-                    fp32.onnx_path,
+                    fp32_model,
+                    Path(fp32.onnx),
                     {"mode": mode},
                     ctx.out / f"search_{number}" / f"int8_{mode}",
                 )
-                int8_of[(arch, mode)] = Candidate(
-                    row, "int8", fp32.model, fp32.step, {**fp32.plan, "quantize": mode}
+                int8_of[(arch, mode)] = ctx.candidate(
+                    row,
+                    fp32_model,
+                    precision="int8",
+                    source=fp32,
+                    plan={**plan_of[fp32.id], "quantize": mode},
                 )
                 candidates.append(int8_of[(arch, mode)])
             final = int8_of[(arch, mode)]
-        values = [final.accuracy or 0.0, final.latency_b1_ms or 0.0, float(final.row.size_bytes)]
+        values = [final.score or 0.0, final.latency_ms.get("1", 0.0), float(final.size_bytes)]
         study.tell(trial, values)
     trials = [
         {"number": t.number, "params": t.params, "values": t.values, "state": t.state.name}

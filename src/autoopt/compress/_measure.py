@@ -10,6 +10,7 @@ really faster than its fp32 source?) that must not hang on one noisy measurement
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from torch import nn
 from autoopt.data import DataBundle
 from autoopt.evaluate import evaluate_artifact, measure_latency, settings_line
 
-__all__ = ["StepRow", "Meter", "score_key"]
+__all__ = ["StepRow", "Meter", "score_key", "TABLE_HEADER", "format_rows"]
 
 
 @dataclass
@@ -47,7 +48,7 @@ class StepRow:
 
 
 def score_key(data: DataBundle) -> str:
-    return "accuracy" if data.meta.task == "classification" else "mse"
+    return data.meta.kind.score_metric
 
 
 class Meter:
@@ -120,3 +121,44 @@ class Meter:
                 rep = measure_latency(path, batch_sizes=[1], repeats=self.repeats, threads=self.threads)
                 out.append(rep.row(1).p50_ms)
         return statistics.median(a), statistics.median(b)
+
+
+def format_rows(rows: Sequence[StepRow]) -> list[list[str]]:
+    """Rows as strings, for terminal and markdown tables."""
+    out = []
+    for r in rows:
+        lat = r.latency_ms
+        out.append(
+            [
+                r.step,
+                "-" if r.accuracy is None else f"{r.accuracy:.4f}",
+                "-" if r.accuracy_drop_pp is None else f"{r.accuracy_drop_pp:+.2f}",
+                f"{r.params:,}",
+                f"{r.macs:,}",
+                f"{r.size_bytes / 1024:.1f} KiB" if r.size_bytes else "-",
+                *[_p50_p95(lat.get(b, {})) for b in ("1", "64")],
+                *[f"{r.speedup.get(b, 1.0):.2f}x" for b in ("1", "64")],
+                ("FLAGGED " if r.flagged else "") + r.note,
+            ]
+        )
+    return out
+
+
+def _p50_p95(v: Mapping[str, float]) -> str:
+    return f"{v.get('p50', float('nan')):.3f} / {v.get('p95', float('nan')):.3f}"
+
+
+#: The columns of the compression table, in the terminal (``autoopt compress``) and in the HTML report.
+TABLE_HEADER = [
+    "step",
+    "accuracy",
+    "drop (pp)",
+    "params",
+    "MACs",
+    "size",
+    "b1 p50 / p95 ms",
+    "b64 p50 / p95 ms",
+    "speed-up b1",
+    "speed-up b64",
+    "note",
+]

@@ -1,13 +1,14 @@
 """Which measured model ships: the accuracy/latency Pareto front within ``max_accuracy_drop``.
 
-Every model a compression run measured is a :class:`Candidate` (the fp32 baseline, each plan step,
-each candidate plan, each searched plan). :func:`select` marks
+Every model a compression run measured is an :class:`autoopt.evaluate.Candidate` (the fp32
+baseline first, then each plan step, each candidate plan, each searched plan) -- the same type the
+pipeline's ship guard reads. :func:`select` decides
 
-- ``rejected``: an INT8 model that is not faster at batch 1 than the fp32 model it was made from
-  (timed in interleaved rounds; on tiny models the quantize/dequantize overhead outweighs the
-  cheaper arithmetic) -- it is never shipped;
-- ``feasible``: not rejected and losing at most ``max_accuracy_drop`` points against the baseline;
-- ``pareto``: not dominated in (accuracy, batch-1 latency) by another non-rejected candidate;
+- rejected: a candidate with a ``blocked: ...`` flag, e.g. an INT8 model that is not faster at
+  batch 1 than the fp32 model it was made from (timed in interleaved rounds; on tiny models the
+  quantize/dequantize overhead outweighs the cheaper arithmetic) -- it is never shipped;
+- feasible: not rejected and losing at most ``max_accuracy_drop`` points against the baseline;
+- pareto: not dominated in (score, batch-1 latency) by another non-rejected candidate;
 
 and selects the fastest feasible candidate at batch 1 (ties: the smaller file). The baseline is
 always feasible, so a run whose every compressed model is too inaccurate or too slow ships fp32.
@@ -17,95 +18,50 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
 
-from torch import nn
+from autoopt.evaluate import Candidate
 
-from autoopt.compress._measure import StepRow
-
-__all__ = ["Candidate", "select", "pareto_front"]
+__all__ = ["Selection", "blocked", "compress_drop", "pareto_front", "select"]
 
 
 @dataclass
-class Candidate:
-    """One measured model of a compression run.
+class Selection:
+    """What :func:`select` decided, by candidate id."""
 
-    Attributes:
-        row: its measured row (step name, test accuracy and drop, params, MACs, file size, batch-1
-            and batch-64 latency, ONNX path).
-        precision: ``fp32`` or ``int8``.
-        model: the torch model (for an INT8 candidate: the fp32 model it was quantized from);
-            ``None`` when it was not kept.
-        source: the step name of the fp32 candidate an INT8 candidate was made from.
-        plan: what made it, e.g. ``{"ratio": 0.5, "round_to": 16, "quantize": "static"}``.
-        feasible: within ``max_accuracy_drop`` and not rejected.
-        pareto: on the accuracy/latency Pareto front.
-        selected: the one that ships.
-        rejected: why it must not ship (empty when it may).
-    """
-
-    row: StepRow
-    precision: Literal["fp32", "int8"] = "fp32"
-    model: nn.Module | None = field(default=None, repr=False)
-    source: str | None = None
-    plan: dict[str, Any] = field(default_factory=dict)
-    feasible: bool = False
-    pareto: bool = False
-    selected: bool = False
-    rejected: str = ""
-
-    @property
-    def step(self) -> str:
-        return self.row.step
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.row.accuracy
-
-    @property
-    def onnx_path(self) -> Path:
-        return Path(self.row.path)
-
-    @property
-    def latency_b1_ms(self) -> float | None:
-        return self.row.p50(1)
-
-    @property
-    def latency_b64_ms(self) -> float | None:
-        return self.row.p50(64)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (without the torch model)."""
-        return {
-            **self.row.to_dict(),
-            "precision": self.precision,
-            "source": self.source,
-            "plan": self.plan,
-            "feasible": self.feasible,
-            "pareto": self.pareto,
-            "selected": self.selected,
-            "rejected": self.rejected,
-        }
+    selected: Candidate
+    feasible: list[str] = field(default_factory=list)
+    pareto: list[str] = field(default_factory=list)
 
 
-def _better(key: str) -> float:
-    return 1.0 if key == "accuracy" else -1.0
+def blocked(c: Candidate) -> str:
+    """Why ``c`` must not ship (its first ``blocked:`` flag, without the prefix); empty when it may."""
+    return next((f.removeprefix("blocked: ") for f in c.flags if f.startswith("blocked:")), "")
 
 
-def pareto_front(candidates: Sequence[Candidate], key: str = "accuracy") -> list[Candidate]:
-    """The candidates not dominated in (score, batch-1 latency) by another one.
+def compress_drop(baseline: Candidate, c: Candidate) -> float | None:
+    """How much worse ``c`` scores than ``baseline``: accuracy points, or the increase of the error metric."""
+    if c.score is None or baseline.score is None:
+        return None
+    if c.higher_is_better:
+        return round((baseline.score - c.score) * 100.0, 3)
+    return round(c.score - baseline.score, 3)
 
-    ``key`` ``accuracy`` is maximized; any other score (``mse``) is minimized.
-    """
-    sign = _better(key)
-    scored = [c for c in candidates if c.accuracy is not None and c.latency_b1_ms is not None]
+
+def _b1(c: Candidate) -> float | None:
+    return c.latency_ms.get("1")
+
+
+def pareto_front(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The candidates not dominated in (score, batch-1 latency) by another one (direction: the metric's)."""
+    scored = [c for c in candidates if c.score is not None and _b1(c) is not None]
+
+    def s(c: Candidate) -> float:
+        return c.score if c.higher_is_better else -c.score  # type: ignore[operator,return-value]
+
     front = []
     for c in scored:
         dominated = any(
-            sign * o.accuracy >= sign * c.accuracy  # type: ignore[operator]
-            and o.latency_b1_ms <= c.latency_b1_ms  # type: ignore[operator]
-            and (sign * o.accuracy > sign * c.accuracy or o.latency_b1_ms < c.latency_b1_ms)  # type: ignore[operator]
+            s(o) >= s(c) and _b1(o) <= _b1(c) and (s(o) > s(c) or _b1(o) < _b1(c))  # type: ignore[operator]
             for o in scored
             if o is not c
         )
@@ -114,31 +70,29 @@ def pareto_front(candidates: Sequence[Candidate], key: str = "accuracy") -> list
     return front
 
 
-def select(candidates: Sequence[Candidate], max_accuracy_drop: float, key: str = "accuracy") -> Candidate:
-    """Mark ``feasible``/``pareto``/``selected`` on every candidate and return the selected one.
+def select(candidates: Sequence[Candidate], max_accuracy_drop: float) -> Selection:
+    """Decide feasible / Pareto / selected over ``candidates`` (the first is the baseline).
 
-    ``rejected`` must already be set (INT8 slower than its fp32 source); the first candidate is the
-    baseline, feasible by definition.
+    Rejections must already be flagged (``blocked: ...``); the baseline is feasible by definition.
 
     Example:
-        >>> from autoopt.compress._measure import StepRow
-        >>> def row(name, acc, drop, ms):
-        ...     return StepRow(name, acc, drop, 0, 0, 0, {"1": {"p50": ms}})
-        >>> base = Candidate(row("fp32", 0.90, None, 1.0))
-        >>> slow_int8 = Candidate(row("int8", 0.90, 0.0, 1.5), "int8", rejected="slower than fp32")
-        >>> pruned = Candidate(row("pruned", 0.897, 0.3, 0.6))
-        >>> select([base, slow_int8, pruned], max_accuracy_drop=0.5).step
+        >>> def cand(cid, acc, ms, flags=()):
+        ...     return Candidate(cid, cid, "compress", f"{cid}.onnx", acc, "accuracy", True, 0, 0, 100,
+        ...                      latency_ms={"1": ms}, flags=list(flags))
+        >>> base, pruned = cand("fp32", 0.90, 1.0), cand("pruned", 0.897, 0.6)
+        >>> slow_int8 = cand("int8", 0.90, 1.5, ["blocked: slower than fp32"])
+        >>> select([base, slow_int8, pruned], max_accuracy_drop=0.5).selected.id
         'pruned'
     """
     if not candidates:
         raise ValueError("select: no candidates")
+    base = candidates[0]
+    feasible = []
     for i, c in enumerate(candidates):
-        drop = c.row.accuracy_drop_pp
-        c.feasible = not c.rejected and (i == 0 or (drop is not None and drop <= max_accuracy_drop))
-        c.pareto = c.selected = False
-    for c in pareto_front([c for c in candidates if not c.rejected], key):
-        c.pareto = True
-    feasible = [c for c in candidates if c.feasible and c.latency_b1_ms is not None]
-    best = min(feasible, key=lambda c: (c.latency_b1_ms, c.row.size_bytes)) if feasible else candidates[0]
-    best.selected = True
-    return best
+        drop = compress_drop(base, c)
+        if not blocked(c) and (i == 0 or (drop is not None and drop <= max_accuracy_drop)):
+            feasible.append(c)
+    pareto = pareto_front([c for c in candidates if not blocked(c)])
+    timed = [c for c in feasible if _b1(c) is not None]
+    best = min(timed, key=lambda c: (_b1(c), c.size_bytes)) if timed else base
+    return Selection(best, [c.id for c in feasible], [c.id for c in pareto])

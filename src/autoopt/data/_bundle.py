@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from torch.utils.data import Dataset
 
+from autoopt.tasks import TaskKind, get_task
+
 __all__ = ["DatasetMeta", "DataBundle"]
 
-TaskType = Literal["classification", "regression"]
+TaskType = str  # a registered task kind's name (autoopt.tasks), e.g. "classification"
 
 
 @dataclass
@@ -18,7 +20,8 @@ class DatasetMeta:
 
     Attributes:
         name: the dataset's name (registry name or a path).
-        task: ``"classification"`` or ``"regression"``.
+        task: the name of a registered task kind (:mod:`autoopt.tasks`): ``"classification"``,
+            ``"regression"``, ... (:attr:`kind` returns the kind itself).
         input_shape: the shape of one sample as the model sees it, without the batch dimension:
             ``(C, H, W)`` for images, ``(n_features,)`` for tables.
         num_classes: number of classes (classification), ``None`` for regression.
@@ -38,6 +41,11 @@ class DatasetMeta:
     std: list[float] | None = None
     feature_names: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> TaskKind:
+        """The task kind named by :attr:`task` (``UnknownNameError`` listing the kinds if unknown)."""
+        return get_task(self.task, key="data.task")
 
     @property
     def is_image(self) -> bool:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from autoopt.data._registry import datasets, is_text_source, needs_of
 from autoopt.data._tokenizer import TokenizerConfig
+from autoopt.tasks import check_task
 
 __all__ = ["AugmentConfig", "DataConfig", "SplitConfig"]
 
@@ -95,7 +96,8 @@ class DataConfig(BaseModel):
             ``./data/<name>``; ``image-folder``, ``csv``, ``parquet`` and ``npz`` require it.
         target: target column of a table (``csv``, ``parquet``), required there.
         features: table columns to use as features; default: every column except ``target``.
-        task: ``classification`` or ``regression``; default: inferred from the target.
+        task: a registered task kind (``classification``, ``regression``; see ``autoopt.tasks``);
+            default: inferred from the target.
         split: train/val/test fractions (default 0.7/0.15/0.15), summing to 1.
         seed: seed of the (stratified) split and of ``limit``'s subsample.
         normalize: standardize inputs with statistics of the train split only.
@@ -123,7 +125,7 @@ class DataConfig(BaseModel):
     path: Path | None = Field(default=None, validate_default=True)
     target: str | None = Field(default=None, validate_default=True)
     features: list[str] | None = None
-    task: Literal["classification", "regression"] | None = None
+    task: str | None = None
     split: SplitConfig = Field(default_factory=SplitConfig)
     seed: int = 0
     normalize: bool = True
@@ -142,6 +144,11 @@ class DataConfig(BaseModel):
         if value not in datasets:
             raise ValueError(f"unknown dataset {value!r}; expected one of: {', '.join(datasets.names())}")
         return value
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str | None) -> str | None:
+        return check_task(value)
 
     @field_validator("path", "target")
     @classmethod

@@ -26,6 +26,7 @@ from autoopt.data._tables import TableEncoder
 from autoopt.data._targets import resolve_targets
 from autoopt.data._tensor_data import TensorData
 from autoopt.exceptions import DataError, InvalidSpecError
+from autoopt.tasks import get_task
 
 __all__ = ["as_config", "load_data"]
 
@@ -169,7 +170,7 @@ def load_data(config: DataConfig | Mapping[str, Any] | str) -> DataBundle:
         raise DataError(f"data.path: {len(raw.x)} samples but {len(raw.y)} targets; expected the same number")
     task = cfg.task or raw.task
     targets = resolve_targets(raw.y, raw.y_test, task=task, class_names=raw.class_names)
-    stratify = targets.task == "classification"
+    stratify = get_task(targets.task).has_classes
     (i_train, i_val, i_test), test_kind = _plan(raw, cfg, targets.y, targets.y_test, stratify)
     if len(i_train) == 0:
         raise DataError(

@@ -13,6 +13,7 @@ import numpy as np
 
 from autoopt.data._bundle import TaskType
 from autoopt.exceptions import DataError
+from autoopt.tasks import get_task
 
 __all__ = ["MAX_INFERRED_CLASSES", "Targets", "resolve_targets"]
 
@@ -106,14 +107,15 @@ def resolve_targets(
     reason = f"set: {task}"
     if task is None:
         task, reason = _infer(y)
-    if task == "regression":
+    kind = get_task(task, key="data.task")
+    if not kind.has_classes:
         if y.dtype.kind not in "biuf" or (y_test is not None and y_test.dtype.kind not in "biuf"):
             raise DataError(
-                f"data.task: regression needs a numeric target, got dtype {y.dtype} "
+                f"data.task: {task} needs a numeric target, got dtype {y.dtype} "
                 f"(e.g. {y[0]!r}); use task: classification"
             )
         f32 = lambda a: a.astype(np.float32)  # noqa: E731
-        return Targets(f32(y), None if y_test is None else f32(y_test), "regression", None, reason)
+        return Targets(f32(y), None if y_test is None else f32(y_test), task, None, reason)
     if class_names is not None and y.dtype.kind in "iu":
         k = len(class_names)
         for arr in (y, y_test):
@@ -122,6 +124,6 @@ def resolve_targets(
                     f"data: class indices must lie in [0, {k}), got values from {arr.min()} to {arr.max()}"
                 )
         test = None if y_test is None else y_test.astype(np.int64)
-        return Targets(y.astype(np.int64), test, "classification", list(class_names), reason)
+        return Targets(y.astype(np.int64), test, task, list(class_names), reason)
     y_enc, y_test_enc, names = _as_labels(y, y_test)
-    return Targets(y_enc, y_test_enc, "classification", names, reason)
+    return Targets(y_enc, y_test_enc, task, names, reason)

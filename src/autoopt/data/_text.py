@@ -24,7 +24,7 @@ from autoopt.exceptions import DataError
 __all__ = ["TEXT_TASK", "text_column"]
 
 #: the task kind of text sources (``autoopt.tasks``).
-TEXT_TASK: Final = "classification"
+TEXT_TASK: Final = "text"
 
 
 def text_column(config: DataConfig) -> str:
@@ -85,7 +85,7 @@ def _load_text(config: DataConfig, kind: str) -> RawData:
         x,
         frame[config.target].to_numpy(),
         task=TEXT_TASK,
-        extra={"file": path.name, "text": text_col, "target": config.target},
+        extra={"file": path.name, "text_column": text_col, "target": config.target},
         encode=encode,
     )
 

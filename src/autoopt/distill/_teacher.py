@@ -79,7 +79,7 @@ def load_teacher(
     model = build_model(name, params, meta, key=f"{KEY}.model.params")
     try:
         classes = _checkpoint_classes(path, model)
-        if meta.task == "classification" and classes is not None and classes != meta.num_classes:
+        if meta.kind.has_classes and classes is not None and classes != meta.num_classes:
             raise InvalidSpecError(
                 f"{KEY}: the teacher predicts {classes} classes but data {meta.name!r} has "
                 f"{meta.num_classes}; distill from a teacher trained on the same classes"
@@ -141,10 +141,10 @@ def check_teacher(
             from the data's classes (names ``distill.teacher``).
     """
     meta = data.meta
-    if meta.task != "classification":
+    if not meta.kind.has_classes:
         raise InvalidSpecError(
-            f"distill: knowledge distillation needs a classification dataset; data {meta.name!r} is "
-            f"{meta.task}"
+            f"distill: knowledge distillation needs a classification dataset (a task kind with "
+            f"classes); data {meta.name!r} is {meta.task}"
         )
     n = min(2, len(data.train))  # type: ignore[arg-type]
     x = torch.stack([torch.as_tensor(data.train[i][0]) for i in range(n)]).to(device)

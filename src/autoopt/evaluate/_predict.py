@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from autoopt.evaluate._runners import Runner, make_runner
+from autoopt.evaluate._runners import Runner, as_input, make_runner
 from autoopt.exceptions import DataError, InvalidSpecError
 from autoopt.metrics import compute_metrics
+from autoopt.tasks import get_task
 
 __all__ = ["predict", "stack_inputs", "score", "evaluate_runner"]
 
@@ -22,7 +23,8 @@ def _batches(dataset: Dataset, batch_size: int) -> DataLoader:
 
 
 def stack_inputs(inputs: Any, limit: int | None = None) -> np.ndarray:
-    """The inputs of a dataset (its ``x``), a tensor or an array, as one ``float32`` array.
+    """The inputs of a dataset (its ``x``), a tensor or an array, as one array: ``int64`` for integer
+    inputs (token ids), ``float32`` otherwise.
 
     Args:
         inputs: a map-style dataset yielding ``(x, y)``, a tensor or an array with a batch dimension.
@@ -41,7 +43,7 @@ def stack_inputs(inputs: Any, limit: int | None = None) -> np.ndarray:
 
         xs = [x for x, _ in _batches(Subset(inputs, range(n)), 256)]
         arr = torch.cat(xs).numpy()
-    arr = np.asarray(arr[:limit] if limit is not None else arr, dtype=np.float32)
+    arr = as_input(arr[:limit] if limit is not None else arr)
     if len(arr) == 0:
         raise DataError("inputs: expected at least one sample; got an empty batch")
     return arr
@@ -74,14 +76,19 @@ def predict(model: Any, inputs: Any, *, batch_size: int = 256, threads: int | No
 def score(
     task: str, y_true: np.ndarray, outputs: np.ndarray, names: Sequence[str] | None = None
 ) -> dict[str, float]:
-    """``autoopt.metrics`` metrics plus ``loss`` (cross-entropy on logits, or MSE) of collected outputs."""
-    metrics = compute_metrics(task, y_true, outputs, names)
-    out = torch.from_numpy(outputs)
-    y = torch.from_numpy(np.asarray(y_true))
-    if task == "classification":
-        loss = torch.nn.functional.cross_entropy(out, y.long())
-    else:
-        loss = torch.nn.functional.mse_loss(out.reshape(y.shape).float(), y.float())
+    """``autoopt.metrics`` metrics plus ``loss`` (the task kind's: cross-entropy on logits, or MSE)
+    of collected outputs.
+
+    Args:
+        task: a registered task kind (``DatasetMeta.task``).
+        y_true: the targets.
+        outputs: the raw model outputs.
+        names: the metrics; ``None`` = the kind's defaults.
+    """
+    kind = get_task(task, key="task")
+    metrics = compute_metrics(kind, y_true, outputs, names)
+    y = torch.from_numpy(np.asarray(y_true)).to(kind.target_dtype)
+    loss = kind.loss(torch.from_numpy(np.asarray(outputs)).float(), y)
     return {"loss": float(loss), **{k: float(v) for k, v in metrics.items()}}
 
 

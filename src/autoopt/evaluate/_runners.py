@@ -22,9 +22,19 @@ from torch import nn
 
 from autoopt.exceptions import InvalidSpecError
 
-__all__ = ["Runner", "TorchRunner", "OnnxRunner", "make_runner", "onnx_session", "BACKENDS"]
+__all__ = ["Runner", "TorchRunner", "OnnxRunner", "make_runner", "onnx_session", "as_input", "BACKENDS"]
 
 BACKENDS = ("torch", "pt2", "onnxruntime")
+_ORT_TYPES: dict[str, np.dtype] = {"tensor(float)": np.dtype(np.float32), "tensor(int64)": np.dtype(np.int64)}
+
+
+def as_input(x: Any, dtype: np.dtype | None = None) -> np.ndarray:
+    """``x`` as a contiguous model input: ``dtype`` when given, else ``int64`` for integer (token id)
+    inputs and ``float32`` for everything else."""
+    arr = np.asarray(x)
+    if dtype is None:
+        dtype = np.dtype(np.int64) if np.issubdtype(arr.dtype, np.integer) else np.dtype(np.float32)
+    return np.ascontiguousarray(arr, dtype=dtype)
 
 
 class Runner:
@@ -34,11 +44,13 @@ class Runner:
         backend: ``"torch"``, ``"pt2"`` or ``"onnxruntime"``.
         input_shape: the shape of one sample (no batch dimension) when the artifact records it.
         fixed_batch: the only batch size the artifact accepts, ``None`` when the batch is dynamic.
+        input_dtype: the input dtype the artifact records (ONNX), ``None`` when it does not.
     """
 
     backend: str = ""
     input_shape: tuple[int, ...] | None = None
     fixed_batch: int | None = None
+    input_dtype: np.dtype | None = None
 
     def prepare(self, x: np.ndarray) -> Any:
         raise NotImplementedError
@@ -61,15 +73,25 @@ class Runner:
 class TorchRunner(Runner):
     """A torch ``nn.Module`` (backend ``torch``) or the module of a ``torch.export`` program (``pt2``)."""
 
-    def __init__(self, module: nn.Module, backend: str = "torch", input_shape: tuple[int, ...] | None = None):
+    def __init__(
+        self,
+        module: nn.Module,
+        backend: str = "torch",
+        input_shape: tuple[int, ...] | None = None,
+        input_dtype: torch.dtype | None = None,
+    ):
         self.module = module
         self.backend = backend
         self.input_shape = input_shape
+        # Integer inputs (token ids): the program's recorded dtype, or the model's own ``input_dtype``.
+        dtype = input_dtype if input_dtype is not None else getattr(module, "input_dtype", None)
+        if isinstance(dtype, torch.dtype) and not dtype.is_floating_point:
+            self.input_dtype = np.dtype(torch.empty(0, dtype=dtype).numpy().dtype)
         param = next(module.parameters(), None)
         self._device = param.device if param is not None else torch.device("cpu")
 
     def prepare(self, x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self._device)
+        return torch.from_numpy(as_input(x)).to(self._device)
 
     def run(self, prepared: torch.Tensor) -> torch.Tensor:
         out = self.module(prepared)
@@ -109,10 +131,11 @@ class OnnxRunner(Runner):
         rest = dims[1:]
         self.input_shape = tuple(rest) if all(isinstance(d, int) for d in rest) else None
         self.fixed_batch = dims[0] if dims and isinstance(dims[0], int) else None
+        self.input_dtype = _ORT_TYPES.get(first.type)
         self.threads = session.get_session_options().intra_op_num_threads or None
 
     def prepare(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        return {self.input_name: np.ascontiguousarray(x, dtype=np.float32)}
+        return {self.input_name: as_input(x, self.input_dtype)}
 
     def run(self, prepared: dict[str, np.ndarray]) -> np.ndarray:
         return self.sess.run([self.output_name], prepared)[0]
@@ -150,14 +173,18 @@ def onnx_session(
         raise InvalidSpecError(f"{where}: ONNX Runtime cannot load the model: {exc}") from exc
 
 
-def _program_input_shape(program: torch.export.ExportedProgram) -> tuple[int, ...] | None:
+def _program_input(
+    program: torch.export.ExportedProgram,
+) -> tuple[tuple[int, ...] | None, torch.dtype | None]:
+    """The per-sample shape (``None`` when not static) and dtype of a program's first user input."""
     names = set(program.graph_signature.user_inputs)
     for node in program.graph.nodes:
         if node.op == "placeholder" and node.name in names:
             val = node.meta.get("val")
             shape = tuple(getattr(val, "shape", ()))[1:]
-            return tuple(int(d) for d in shape) if all(isinstance(d, int) for d in shape) else None
-    return None
+            static = tuple(int(d) for d in shape) if all(isinstance(d, int) for d in shape) else None
+            return static, getattr(val, "dtype", None)
+    return None, None
 
 
 def make_runner(target: Any, *, threads: int | None = None) -> Runner:
@@ -174,7 +201,7 @@ def make_runner(target: Any, *, threads: int | None = None) -> Runner:
     if isinstance(target, Runner):
         return target
     if isinstance(target, torch.export.ExportedProgram):
-        return TorchRunner(target.module(), "pt2", _program_input_shape(target))
+        return TorchRunner(target.module(), "pt2", *_program_input(target))
     if isinstance(target, nn.Module):
         return TorchRunner(target, "torch")
     if isinstance(target, ort.InferenceSession):

@@ -33,6 +33,7 @@ from autoopt.evaluate._cpu import cpu_flags
 from autoopt.evaluate._memory import PeakMemory
 from autoopt.evaluate._runners import OnnxRunner, Runner, make_runner
 from autoopt.exceptions import InvalidSpecError
+from autoopt.tasks import get_task
 
 __all__ = ["LatencyRow", "LatencyReport", "measure_latency", "runner_settings", "settings_line"]
 
@@ -151,6 +152,7 @@ def measure_latency(
     repeats: int = 50,
     threads: int | None = 1,
     seed: int = 0,
+    task: str | None = None,
 ) -> LatencyReport:
     """Time forward passes of a torch module, a ``.pt2`` program or an ONNX model.
 
@@ -165,6 +167,9 @@ def measure_latency(
         repeats: timed calls per batch size.
         threads: intra-op threads (``None``: the backend's default, usually all cores).
         seed: seed of the random input batch.
+        task: the task kind (``meta.task``). Float inputs are random normal; integer inputs (a kind
+            whose ``input_dtype`` is an integer, or an ONNX model recording one) are the kind's
+            ``example_input`` (zeros: token id 0).
 
     Returns:
         A :class:`LatencyReport` with one :class:`LatencyRow` per batch size.
@@ -202,11 +207,23 @@ def measure_latency(
         )
     used_threads = runner.threads if isinstance(runner, OnnxRunner) else threads
     rng = np.random.default_rng(seed)
+    kind = get_task(task, key="task") if task is not None else None
+    integer = (
+        np.issubdtype(runner.input_dtype, np.integer)
+        if runner.input_dtype is not None
+        else kind is not None and not kind.input_dtype.is_floating_point
+    )
     report = LatencyReport(runner.backend, used_threads, warmup, repeats, list(shape), "vmhwm")
     report.settings = runner_settings(runner, threads)
     with runner.session(threads):
         for b in batch_sizes:
-            prepared = runner.prepare(rng.standard_normal((b, *shape), dtype=np.float32))
+            if not integer:
+                batch = rng.standard_normal((b, *shape), dtype=np.float32)
+            elif kind is not None:
+                batch = kind.example_input(shape, b).numpy()
+            else:
+                batch = np.zeros((b, *shape), dtype=runner.input_dtype)
+            prepared = runner.prepare(batch)
             times = np.empty(repeats, dtype=np.float64)
             with PeakMemory() as mem:
                 for _ in range(warmup):

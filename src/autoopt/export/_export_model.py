@@ -45,6 +45,11 @@ def _real_inputs(data: DataBundle) -> Any:
     raise InvalidSpecError("data: every split is empty; export needs real samples for the parity check")
 
 
+def _dtype_name(x: torch.Tensor) -> str:
+    """The numpy-style name of a tensor's dtype for the model card (``float32``, ``int64``)."""
+    return str(x.dtype).removeprefix("torch.")
+
+
 def export_model(
     model: nn.Module,
     data: DataBundle,
@@ -128,7 +133,7 @@ def export_model(
             for kind in ("onnx", "pt2")
         }
         with torch.no_grad():
-            macs = count_macs(model, data.meta.input_shape)
+            macs = count_macs(model, data.meta.input_shape, task=data.meta.task)
         params = count_params(model)
     finally:
         model.train(was_training)
@@ -137,7 +142,11 @@ def export_model(
         test = evaluate_runner(runner, real, data.meta.task, threads=latency_threads)
         metrics = {f"test_{k}": v for k, v in test.items()}
     latency = measure_latency(
-        out / FILES["onnx"], batch_sizes=latency_batch_sizes, threads=latency_threads, repeats=latency_repeats
+        out / FILES["onnx"],
+        batch_sizes=latency_batch_sizes,
+        threads=latency_threads,
+        repeats=latency_repeats,
+        task=data.meta.task,
     )
     files = dict(FILES) | write_assets(data.meta, out)
     for extra in onnx_res.files[1:]:  # external weights of a > 1.8 GB model
@@ -145,7 +154,7 @@ def export_model(
     card = ModelCard(
         task=data.meta.task,
         class_names=list(data.meta.class_names) if data.meta.class_names is not None else None,
-        input={"name": onnx_res.input_name, "shape": onnx_res.input_shape, "dtype": "float32"},
+        input={"name": onnx_res.input_name, "shape": onnx_res.input_shape, "dtype": _dtype_name(example)},
         output={"name": onnx_res.output_name, "shape": onnx_res.output_shape, "dtype": "float32"},
         preprocessing=preprocessing_of(data.meta),
         files=files,

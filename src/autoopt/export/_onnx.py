@@ -94,7 +94,9 @@ def _example(example_input: torch.Tensor, dynamic_batch: bool) -> torch.Tensor:
             else type(example_input).__name__
         )
         raise ExportError(f"example_input: expected a tensor with a batch dimension of at least 1; got {got}")
-    x = example_input.detach().float().cpu()
+    x = example_input.detach().cpu()
+    if x.is_floating_point():  # float16/64 examples trace a float32 model; integer inputs (token ids) stay
+        x = x.float()
     # torch.export specializes sizes 0 and 1; a batch of 2 keeps the batch dimension symbolic.
     return torch.cat([x, x]) if dynamic_batch and x.shape[0] == 1 else x
 

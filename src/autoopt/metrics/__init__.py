@@ -2,7 +2,9 @@
 
 Example:
     >>> from autoopt.metrics import compute_metrics, metric_direction
-    >>> compute_metrics("classification", [0, 1, 1], [[2.0, 1.0], [0.0, 3.0], [1.0, 0.5]], ["accuracy"])
+    >>> from autoopt.tasks import get_task
+    >>> logits = [[2.0, 1.0], [0.0, 3.0], [1.0, 0.5]]
+    >>> compute_metrics(get_task("classification"), [0, 1, 1], logits, ["accuracy"])
     {'accuracy': 0.6666666666666666}
     >>> metric_direction("mse")
     'minimize'
@@ -20,6 +22,7 @@ from autoopt.metrics._classification import (
 )
 from autoopt.metrics._registry import (
     Metric,
+    MetricTask,
     compute_metrics,
     get_metric,
     list_metrics,
@@ -40,6 +43,7 @@ __all__ = [
     "mae",
     "r2",
     "Metric",
+    "MetricTask",
     "metrics",
     "get_metric",
     "list_metrics",

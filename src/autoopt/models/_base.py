@@ -34,6 +34,9 @@ class AutoOptModel(nn.Module):
 
     #: qualified name of the final ``nn.Linear`` (the part transfer learning re-initializes).
     classifier_name: str = "head"
+    #: the dtype of the model's one input: ``torch.int64`` for token ids (text models); dummy inputs
+    #: (``count_macs``, a torch runner's latency batch) use it when no task kind is given.
+    input_dtype: torch.dtype = torch.float32
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Map a batch of inputs to a batch of feature vectors ``(N, D)``."""
@@ -144,18 +147,16 @@ def as_autoopt_model(model: nn.Module) -> AutoOptModel:
 
 
 def output_dim(meta: DatasetMeta) -> int:
-    """Number of model outputs for a dataset: ``num_classes`` for classification, 1 for regression.
+    """Number of model outputs for a dataset (its task kind's ``output_dim``): ``num_classes`` for
+    classification, 1 for regression.
 
     Args:
         meta: the dataset description.
+
+    Raises:
+        InvalidSpecError: the kind needs classes and ``meta.num_classes`` is missing or below 1.
     """
-    if meta.task == "regression":
-        return 1
-    if not isinstance(meta.num_classes, int) or meta.num_classes < 1:
-        raise InvalidSpecError(
-            f"data: a classification dataset needs num_classes >= 1; got {meta.num_classes!r}"
-        )
-    return meta.num_classes
+    return meta.kind.output_dim(meta.num_classes)
 
 
 def find_last_linear(model: nn.Module) -> str | None:

@@ -89,6 +89,8 @@ class BagOfEmbeddings(AutoOptModel):
         dropout: dropout before the head.
     """
 
+    input_dtype = torch.int64
+
     def __init__(
         self, vocab_size: int, dim: int, hidden: int, num_outputs: int, dropout: float = 0.0
     ) -> None:
@@ -104,6 +106,8 @@ class BagOfEmbeddings(AutoOptModel):
 
 class TextCNN(AutoOptModel):
     """Embeddings -> ``layers`` x (Conv1d ``kernel`` -> GELU) -> max over non-padding positions -> head."""
+
+    input_dtype = torch.int64
 
     def __init__(
         self,
@@ -142,6 +146,8 @@ class TextTransformer(AutoOptModel):
         config: the ``transformers.BertConfig``.
         num_outputs: classes.
     """
+
+    input_dtype = torch.int64
 
     def __init__(self, config: Any, num_outputs: int) -> None:
         super().__init__()
@@ -283,6 +289,12 @@ class _IdsToLogits(nn.Module):
         return self.hf(input_ids=x, attention_mask=(x != 0).long()).logits
 
 
+class HFTextModel(WrappedModel):
+    """A wrapped ``transformers`` sequence classifier taking token ids."""
+
+    input_dtype = torch.int64
+
+
 def check_hf_dir(path: str | os.PathLike[str], *, key: str = "model.name") -> Path:
     """``path`` if it holds a local checkpoint (``config.json`` and weights), else a clear error."""
     d = Path(path)
@@ -302,7 +314,7 @@ def check_hf_dir(path: str | os.PathLike[str], *, key: str = "model.name") -> Pa
 
 
 @_text_model("hf")
-def hf_model(meta: DatasetMeta, *, path: str) -> WrappedModel:
+def hf_model(meta: DatasetMeta, *, path: str) -> HFTextModel:
     """Load a local ``transformers`` sequence-classification checkpoint (``hf:<dir>`` in a spec).
 
     Args:
@@ -327,7 +339,7 @@ def hf_model(meta: DatasetMeta, *, path: str) -> WrappedModel:
             f"data.tokenizer: gives ids up to {vocab - 1}, but hf:{path} embeds {embeds} tokens; "
             f"use the checkpoint's tokenizer (data.tokenizer.kind: hf:{path})"
         )
-    model = WrappedModel(_IdsToLogits(hf))
+    model = HFTextModel(_IdsToLogits(hf))
     n = output_dim(meta)
     if model.get_classifier().out_features != n:
         model.reset_classifier(n)

@@ -204,7 +204,7 @@ class SuperNet(nn.Module):
             DataLoader(data.train, batch_size=batch_size, shuffle=True, generator=g), calibration_batches
         )
         # The training stage's evaluation: the same loss and metrics as every trained candidate's.
-        metric = "accuracy" if data.meta.task == "classification" else "mse"
+        metric = data.meta.kind.score_metric
         scores = evaluate_model(self, data.val, batch_size, "cpu", task=data.meta.task, metrics=[metric])
         return {f"val_{k}": v for k, v in scores.items()}
 
@@ -225,9 +225,7 @@ class SupernetStats:
 
 
 def _loss(out: torch.Tensor, y: torch.Tensor, meta: DatasetMeta) -> torch.Tensor:
-    if meta.task == "classification":
-        return F.cross_entropy(out, y)
-    return F.mse_loss(out.squeeze(-1), y.float())
+    return meta.kind.loss(out, y)
 
 
 def train_supernet(

@@ -217,7 +217,7 @@ def _errors_of(accuracy: float, n: int) -> int:
 
 def _test(model: nn.Module, data: DataBundle, cfg: TrainConfig, prefix: str) -> dict[str, Any]:
     test = evaluate_model(
-        model, data.test, batch_size=2 * cfg.batch_size, device=cfg.device, task="classification"
+        model, data.test, batch_size=2 * cfg.batch_size, device=cfg.device, task=data.meta.task
     )
     out: dict[str, Any] = {f"{prefix}test_{k}": v for k, v in test.items()}
     out[f"{prefix}test_errors"] = _errors_of(test["accuracy"], len(data.test))  # type: ignore[arg-type]

@@ -38,7 +38,6 @@ from autoopt.pipeline._ship import (
     MANIFEST_FILE,
     decide,
     load_candidates,
-    onnx_candidate,
     rebuild,
     save_candidates,
     ship,
@@ -506,39 +505,38 @@ def _compress_input(ctx: _Context) -> Candidate:
 
 
 def _step_candidates(ctx: _Context, r: Any, source: Candidate) -> list[Candidate]:
-    """One run candidate per model the compress stage measured (its baseline is ``source`` itself).
+    """The compress stage's candidates as run candidates (its baseline is ``source`` itself).
 
-    The model compress itself selected, when fp32, gets a full model dir (ONNX + .pt2 + weights); the
-    others keep their ONNX file. An INT8 model derives from its fp32 source, an fp32 model from the
-    compress input; compress's own rejection (an INT8 file not faster than its source) blocks it.
+    Compress already measured each model as a :class:`Candidate`; here it gets a run-wide id
+    (``compress_<id>``) and parent: an INT8 model derives from its fp32 source, an fp32 model from the
+    compress input. The model compress itself selected, when fp32, gets a full model dir (ONNX + .pt2 +
+    weights); the others keep their ONNX file. Compress's own ``blocked:`` flags (an INT8 file not
+    faster than its source) stay.
     """
-    import re
+    import dataclasses
 
-    measured = [c for c in r.plan.candidates if c.row.path and c.accuracy is not None]
+    measured = [c for c in r.plan.candidates if c.onnx and c.score is not None]
     ids: dict[str, str] = {}
     out: list[Candidate] = []
     for i, c in enumerate(measured):
-        if i == 0 and c.step.startswith("baseline"):
-            ids[c.step] = source.id
+        if i == 0:  # the baseline: the compress input itself
+            ids[c.id] = source.id
             continue
-        cid = f"compress_{re.sub(r'[^a-z0-9]+', '_', c.step.lower()).strip('_')}"
-        while cid in ids.values():
-            cid += "_"
-        ids[c.step] = cid
-        parent = ids.get(c.source or "", source.id) if c.precision == "int8" else source.id
-        notes = [c.row.note] if c.row.note else []
-        if c.selected and c.precision == "fp32" and c.model is not None:
+        cid = f"compress_{c.id}"
+        ids[c.id] = cid
+        parent = ids.get(c.derived_from or "", source.id) if c.precision == "int8" else source.id
+        label = f"compress {c.label}"
+        model = r.plan.models.get(c.id)
+        if c is r.plan.selected and c.precision == "fp32" and model is not None:
             cand = torch_candidate(
-                cid, f"compress {c.step}", "compress", c.model, ctx.data, ctx.run_dir, builder=None,
-                derived_from=parent, notes=notes,
+                cid, label, "compress", model, ctx.data, ctx.run_dir, builder=None, derived_from=parent,
+                notes=c.notes,
             )  # fmt: skip
+            cand.flags += c.flags
         else:
-            cand = onnx_candidate(
-                cid, f"compress {c.step}", "compress", c.onnx_path, ctx.data, score=c.accuracy,
-                params=c.row.params, macs=c.row.macs, precision=c.precision, derived_from=parent, notes=notes,
-            )  # fmt: skip
-        if c.rejected:
-            cand.flags.append(f"blocked: {c.rejected}")
+            cand = dataclasses.replace(
+                c, id=cid, label=label, derived_from=parent, flags=list(c.flags), notes=list(c.notes)
+            )
         out.append(cand)
     return out
 

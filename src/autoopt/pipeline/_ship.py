@@ -2,11 +2,12 @@
 
 Every model a stage produces becomes a :class:`autoopt.evaluate.Candidate` in
 ``RUN_DIR/candidates/<id>/`` (a PyTorch model is exported there: ONNX + .pt2 + weights + card; an INT8
-or other ONNX-only step keeps its ONNX file), listed in ``RUN_DIR/<stage>/candidates.json``. The ship
-step times every candidate of the stages present in the spec (interleaved, with the one latency
-harness), applies the guard (:func:`autoopt.evaluate.choose`) and rebuilds ``final/`` from the chosen
-candidate only: nothing in ``final/`` survives from an earlier run. ``RUN_DIR/manifest.json`` records
-the stages, the candidates with their measurements and flags, and the decision.
+or other ONNX-only compression step keeps its ONNX file, already a Candidate from compress), listed
+in ``RUN_DIR/<stage>/candidates.json``. The ship step times every candidate of the stages present in
+the spec (interleaved, with the one latency harness), applies the guard
+(:func:`autoopt.evaluate.choose`) and rebuilds ``final/`` from the chosen candidate only: nothing in
+``final/`` survives from an earlier run. ``RUN_DIR/manifest.json`` records the stages, the candidates
+with their measurements and flags, and the decision.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ __all__ = [
     "ShipResult",
     "guard_config",
     "load_candidates",
-    "onnx_candidate",
     "rebuild",
     "save_candidates",
     "ship",
@@ -121,39 +121,6 @@ def torch_candidate(
         builder=builder,
         derived_from=derived_from,
         fingerprint=fingerprint_file(weights) if weights is not None else "",
-        notes=list(notes),
-    )
-
-
-def onnx_candidate(
-    cid: str,
-    label: str,
-    stage: str,
-    onnx_path: Path,
-    data: DataBundle,
-    *,
-    score: float | None,
-    params: int,
-    macs: int,
-    precision: str,
-    derived_from: str | None,
-    notes: Iterable[str] = (),
-) -> Candidate:
-    """A candidate whose only artifact is an ONNX file already measured by its stage (a compression step)."""
-    key, higher = score_key(data)
-    return Candidate(
-        id=cid,
-        label=label,
-        stage=stage,
-        onnx=str(onnx_path),
-        score=score,
-        metric=key,
-        higher_is_better=higher,
-        params=params,
-        macs=macs,
-        size_bytes=Path(onnx_path).stat().st_size,
-        precision=precision,
-        derived_from=derived_from,
         notes=list(notes),
     )
 

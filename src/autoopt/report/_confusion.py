@@ -35,8 +35,8 @@ def confusion_matrix(run_dir: str | os.PathLike[str]) -> tuple[np.ndarray, list[
     """
     run = load_run(Path(run_dir))
     data = run.data
-    if data is None or data.meta.task != "classification":
-        raise AutoOptError("a confusion matrix needs a classification task")
+    if data is None or not data.meta.kind.has_classes:
+        raise AutoOptError("a confusion matrix needs a task with classes (classification)")
     outputs = predict(run.model, data.test)
     truth = np.concatenate([y.numpy() for _, y in DataLoader(data.test, batch_size=1024)]).astype(int)
     k = int(data.meta.num_classes or outputs.shape[1])

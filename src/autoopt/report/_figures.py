@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from autoopt.metrics import metric_direction
 from autoopt.report._run import RunData
 
 __all__ = [
@@ -259,8 +260,7 @@ def _model_points(run: RunData) -> list[dict[str, Any]]:
                 {"label": str(r.get("step")), "score": r["accuracy"], "size": r["size_bytes"], "latency": lat}
             )
     card = run.card or {}
-    metric = "test_accuracy" if run.task == "classification" else "test_mse"
-    score = (card.get("metrics") or {}).get(metric)
+    score = (card.get("metrics") or {}).get(f"test_{run.kind.score_metric}")
     onnx_size = (card.get("size_bytes") or {}).get("onnx")
     if score is not None and onnx_size:
         lat = (((card.get("latency") or {}).get("batches") or {}).get("1") or {}).get("p50_ms")
@@ -273,8 +273,9 @@ def compress_front_figure(run: RunData) -> FigureOrNote:
     pts = _model_points(run)
     if not pts:
         return "no compression rows or exported model card with a test score, a size and a latency."
-    classification = run.task == "classification"
-    ylabel = "test accuracy" if classification else "test MSE"
+    metric = run.kind.score_metric
+    ylabel = f"test {metric if run.kind.has_classes else metric.upper()}"
+    maximize = metric_direction(metric) == "maximize"
     fig = make_subplots(rows=1, cols=2, subplot_titles=["vs ONNX file size", "vs latency (batch 1, p50)"])
     for col, key, xlabel in ((1, "size", "size (KB)"), (2, "latency", "latency p50 (ms)")):
         have = [p for p in pts if p[key] is not None]
@@ -282,7 +283,7 @@ def compress_front_figure(run: RunData) -> FigureOrNote:
             continue
         xs = [p[key] / 1e3 if key == "size" else p[key] for p in have]
         ys = [p["score"] for p in have]
-        mask = pareto_mask(list(zip(ys, xs, strict=True)), maximize=[classification, False])
+        mask = pareto_mask(list(zip(ys, xs, strict=True)), maximize=[maximize, False])
         fig.add_scatter(
             x=xs,
             y=ys,

@@ -19,6 +19,7 @@ from optuna.study import Study
 from autoopt.exceptions import InvalidSpecError
 from autoopt.io import open_storage
 from autoopt.search import TrialRow
+from autoopt.tasks import Classification, TaskKind, get_task, list_tasks, task_kinds
 
 __all__ = ["RunData", "read_run", "KNOWN_PARTS"]
 
@@ -73,12 +74,19 @@ class RunData:
 
     @property
     def task(self) -> str:
-        """``"classification"`` or ``"regression"``, from what the run recorded (classification if unsure)."""
+        """The task kind's name, from what the run recorded: the model card's ``task``, else the first
+        registered kind whose score metric the best trial reported (classification if unsure)."""
         if self.card and self.card.get("task"):
             return str(self.card["task"])
-        if self.best_metrics and "test_accuracy" not in self.best_metrics and "test_mse" in self.best_metrics:
-            return "regression"
-        return "classification"
+        for name in list_tasks():
+            if self.best_metrics and f"test_{get_task(name).score_metric}" in self.best_metrics:
+                return name
+        return Classification.name
+
+    @property
+    def kind(self) -> TaskKind:
+        """The run's task kind (:attr:`task`); classification when that kind is not registered here."""
+        return get_task(self.task if self.task in task_kinds else Classification.name)
 
 
 def _read(path: Path, kind: str, part: str, notes: dict[str, str]) -> Any:

@@ -88,8 +88,8 @@ def _table_section(sid: str, title: str, table_or_note: str) -> Section:
 
 def _confusion(run: RunData) -> Section:
     title = "Confusion matrix (best model, test split)"
-    if run.task != "classification":
-        return Section("confusion", title, note_html("a regression task has no confusion matrix."))
+    if not run.kind.has_classes:
+        return Section("confusion", title, note_html(f"a {run.task} task has no confusion matrix."))
     if not (run.run_dir / "best" / "model.safetensors").is_file():
         return Section("confusion", title, note_html("no best model (best/model.safetensors) in this run."))
     try:

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from autoopt.compress import TABLE_HEADER
 from autoopt.report._run import RunData
 
 __all__ = [
@@ -22,19 +23,8 @@ __all__ = [
     "COMPRESS_HEADER",
 ]
 
-COMPRESS_HEADER = [
-    "step",
-    "accuracy",
-    "drop (pp)",
-    "params",
-    "MACs",
-    "size",
-    "b1 p50 / p95 ms",
-    "b64 p50 / p95 ms",
-    "speed-up b1",
-    "speed-up b64",
-    "note",
-]
+#: the compression table's columns: the one header, shared with ``autoopt compress``.
+COMPRESS_HEADER = TABLE_HEADER
 
 
 @dataclass

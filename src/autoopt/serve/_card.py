@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from autoopt.exceptions import InvalidSpecError
+from autoopt.tasks import TaskKind, check_task, get_task
 
 __all__ = ["CARD_FILE", "ModelCard", "Preprocessing", "load_card"]
 
@@ -41,13 +42,24 @@ class Preprocessing(_Lenient):
 class ModelCard(_Lenient):
     """The fields of ``model.json`` that serving reads; any other key is kept as is."""
 
-    task: Literal["classification", "regression"]
+    task: str
     class_names: list[str] | None = None
     input: TensorSpec = Field(default_factory=TensorSpec)
     output: TensorSpec = Field(default_factory=TensorSpec)
     preprocessing: Preprocessing | None = None
     files: dict[str, str] = Field(default_factory=dict)
     model: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str) -> str:
+        check_task(value)
+        return value
+
+    @property
+    def kind(self) -> TaskKind:
+        """The card's task kind (:func:`autoopt.tasks.get_task`)."""
+        return get_task(self.task)
 
 
 def _format(error: Any) -> str:

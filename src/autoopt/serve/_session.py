@@ -15,7 +15,12 @@ from autoopt.serve._text import load_tokenizer
 
 __all__ = ["LoadedModel", "load_model"]
 
-_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
+_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(float16)": np.float16,
+    "tensor(int64)": np.int64,  # token ids (a text kind)
+}
 
 
 def _dim(value: Any) -> int | None:
@@ -65,11 +70,12 @@ class LoadedModel:
     def predictions(self, batch: np.ndarray) -> list[Any]:
         """Run the model and shape the output for the API.
 
-        Classification: one ``{"label", "index", "probabilities"}`` per sample (softmax of the logits).
-        Regression: one number per sample (a list of numbers when the model has several outputs).
+        A kind with classes: one ``{"label", "index", "probabilities"}`` per sample (softmax of the
+        logits). Otherwise (regression): one number per sample (a list of numbers when the model has
+        several outputs).
         """
         out = np.asarray(self.run(batch), dtype=np.float64).reshape(len(batch), -1)
-        if self.card.task == "regression":
+        if not self.card.kind.has_classes:
             return out[:, 0].tolist() if out.shape[1] == 1 else out.tolist()
         probs = np.exp(out - out.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
@@ -146,7 +152,7 @@ def load_model(model_dir: str | Path, *, threads: int | None = None) -> LoadedMo
         )
     n_out = _dim(next(o for o in outputs if o.name == output_name).shape[-1]) if outputs else None
     names = card.class_names
-    if card.task == "classification" and names is not None and n_out is not None and len(names) != n_out:
+    if card.kind.has_classes and names is not None and n_out is not None and len(names) != n_out:
         raise InvalidSpecError(
             f"{Path(model_dir) / CARD_FILE}: class_names has {len(names)} names, "
             f"but the model outputs {n_out} classes"

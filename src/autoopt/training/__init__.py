@@ -24,7 +24,7 @@ from autoopt.training._result import FitResult
 from autoopt.training._resume import RESUME_NAME
 from autoopt.training._schedule import SCHEDULES, Schedule, build_schedule, list_schedules
 from autoopt.training._seed import seed_everything
-from autoopt.training._task import ClassificationTask, RegressionTask, TrainTask, build_task
+from autoopt.training._task import ClassificationTask, KindTask, RegressionTask, TrainTask, build_task
 
 __all__ = [
     "RESUME_NAME",
@@ -38,6 +38,7 @@ __all__ = [
     "Reporter",
     "evaluate_model",
     "TrainTask",
+    "KindTask",
     "ClassificationTask",
     "RegressionTask",
     "build_task",

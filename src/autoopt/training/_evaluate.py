@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from autoopt.exceptions import DataError
+from autoopt.tasks import infer_task
 from autoopt.training._batches import Batches, make_batches, tensors_of
 from autoopt.training._device import resolve_device
 from autoopt.training._metrics import MetricAccumulator
@@ -18,7 +19,8 @@ __all__ = ["evaluate_model", "evaluate_batches", "infer_task_type"]
 
 
 def infer_task_type(dataset: Dataset) -> str:
-    """``"regression"`` for floating targets, ``"classification"`` for integer class indices.
+    """The task kind a dataset's targets imply (:func:`autoopt.tasks.infer_task`): regression for
+    floating targets, classification for integer class indices.
 
     Args:
         dataset: a map-style dataset yielding ``(x, y)``.
@@ -33,7 +35,7 @@ def infer_task_type(dataset: Dataset) -> str:
         if len(dataset) == 0:  # type: ignore[arg-type]
             raise DataError("dataset: cannot evaluate an empty dataset")
         target = torch.as_tensor(dataset[0][1])
-    return "regression" if target.is_floating_point() else "classification"
+    return infer_task(target)
 
 
 @torch.no_grad()
@@ -50,7 +52,7 @@ def evaluate_batches(
     Args:
         model: the model, already on ``device``.
         batches: ``(x, y)`` batches on ``device``.
-        task_type: ``"classification"`` or ``"regression"``.
+        task_type: a registered task kind (``DatasetMeta.task``).
         device: the device the sums live on.
         autocast: the forward-pass context factory (mixed precision), ``None`` for full precision.
         extra: metrics computed by ``autoopt.metrics`` from the collected outputs, beyond ``loss``
@@ -88,7 +90,7 @@ def evaluate_model(
         dataset: a map-style dataset yielding ``(x, y)``.
         batch_size: samples per forward pass.
         device: ``"auto"``, a device name or a ``torch.device``.
-        task: ``"classification"`` or ``"regression"``; ``None`` infers it from the target dtype.
+        task: a registered task kind (``DatasetMeta.task``); ``None`` infers it from the target dtype.
         metrics: names registered in :mod:`autoopt.metrics`; ``None`` = its defaults for the task.
 
     Example:

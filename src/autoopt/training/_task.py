@@ -10,22 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from autoopt.exceptions import InvalidSpecError
+from autoopt.tasks import Classification, Regression, TaskKind, get_task, match_target
 
 if TYPE_CHECKING:
     from autoopt.training._config import TrainConfig
 
-__all__ = ["TrainTask", "ClassificationTask", "RegressionTask", "build_task", "match_target"]
-
-
-def match_target(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Drop a trailing size-1 dimension so ``(N, 1)`` regression outputs line up with ``(N,)`` targets."""
-    if output.dim() == target.dim() + 1 and output.shape[-1] == 1:
-        return output.squeeze(-1)
-    return output
+__all__ = ["TrainTask", "KindTask", "ClassificationTask", "RegressionTask", "build_task", "match_target"]
 
 
 class TrainTask(nn.Module):
@@ -59,7 +51,26 @@ class TrainTask(nn.Module):
         raise NotImplementedError
 
 
-class ClassificationTask(TrainTask):
+class KindTask(TrainTask):
+    """The loss of a task kind (:meth:`autoopt.tasks.TaskKind.loss`).
+
+    Args:
+        model: the model being trained.
+        kind: the task kind.
+        label_smoothing: cross-entropy label smoothing in ``[0, 1)`` (checked by the kind).
+    """
+
+    def __init__(self, model: nn.Module, kind: TaskKind, label_smoothing: float = 0.0) -> None:
+        super().__init__(model)
+        kind.check_training(label_smoothing)
+        self.kind = kind
+        self.label_smoothing = label_smoothing
+
+    def compute_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.kind.loss(output, target, label_smoothing=self.label_smoothing)
+
+
+class ClassificationTask(KindTask):
     """Cross-entropy on class indices, with optional label smoothing.
 
     Args:
@@ -68,39 +79,25 @@ class ClassificationTask(TrainTask):
     """
 
     def __init__(self, model: nn.Module, label_smoothing: float = 0.0) -> None:
-        super().__init__(model)
-        self.label_smoothing = label_smoothing
-
-    def compute_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(output, target, label_smoothing=self.label_smoothing)
+        super().__init__(model, Classification(), label_smoothing)
 
 
-class RegressionTask(TrainTask):
+class RegressionTask(KindTask):
     """Mean squared error on float targets (``(N, 1)`` outputs match ``(N,)`` targets)."""
 
-    def compute_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        output = match_target(output, target)
-        return F.mse_loss(output.float(), target.float())
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(model, Regression())
 
 
 def build_task(model: nn.Module, task_type: str, cfg: TrainConfig) -> TrainTask:
-    """The default task of a dataset's task type.
+    """The default task of a dataset's task kind.
 
     Args:
         model: the model being trained.
-        task_type: ``"classification"`` or ``"regression"`` (``DatasetMeta.task``).
+        task_type: a registered task kind (``DatasetMeta.task``).
         cfg: the training config (``label_smoothing``).
 
     Raises:
-        InvalidSpecError: the task type is unknown, or label smoothing was asked for regression.
+        InvalidSpecError: the task kind is unknown, or refuses an option (label smoothing for regression).
     """
-    if task_type == "classification":
-        return ClassificationTask(model, cfg.label_smoothing)
-    if task_type == "regression":
-        if cfg.label_smoothing:
-            raise InvalidSpecError(
-                f"training.label_smoothing: only applies to classification; got {cfg.label_smoothing} "
-                "for a regression dataset; set it to 0"
-            )
-        return RegressionTask(model)
-    raise InvalidSpecError(f"data.meta.task: expected 'classification' or 'regression'; got {task_type!r}")
+    return KindTask(model, get_task(task_type, key="data.task"), cfg.label_smoothing)

@@ -53,15 +53,21 @@ def test_plan_searches_applies_finetunes_quantizes_and_reports(tiny_resnet, digi
     assert (tmp_path / "metrics.json").is_file() and quant.accuracy is not None
 
 
+STEP0 = r"compress\.steps\[0\]\.prune"  # errors name the step where it stands in the plan
+
+
 @pytest.mark.parametrize(
     ("prune", "match"),
     [
-        ({"policy": "manual"}, r"compress\.prune\.policy: expected 'auto'"),
-        ({"policy": "auto", "budget": {"latency": 0.5}}, r"compress\.prune\.budget.*unknown resource"),
-        ({"policy": "auto", "budget": {"macs": 1.5}}, r"compress\.prune\.budget.*\(0, 1\]"),
-        ({"policy": "auto", "agent": "ppo"}, r"compress\.prune\.agent"),
-        ({"policy": "auto", "criterion": "taylor"}, r"compress\.prune\.criterion.*gradients"),
-        ({"policy": "auto", "precision": True}, r"precision: per-layer precisions are applied by a final"),
+        ({"policy": "manual"}, r"compress\.steps\[0\]\.prune\.policy: expected 'auto'"),
+        ({"policy": "auto", "budget": {"latency": 0.5}}, rf"{STEP0}\.budget.*unknown resource"),
+        ({"policy": "auto", "budget": {"macs": 1.5}}, r"compress\.steps\[0\]\.prune\.budget.*\(0, 1\]"),
+        ({"policy": "auto", "agent": "ppo"}, r"compress\.steps\[0\]\.prune\.agent"),
+        ({"policy": "auto", "criterion": "taylor"}, r"compress\.steps\[0\]\.prune\.criterion.*gradients"),
+        (
+            {"policy": "auto", "precision": True},
+            rf"{STEP0}\.precision: per-layer precisions are applied by a final",
+        ),
     ],
 )
 def test_bad_auto_settings_are_named_before_anything_runs(prune: dict, match: str) -> None:

@@ -54,11 +54,12 @@ def test_qat_plan_on_resnet_runs_and_exports_onnx(trained: dict, digits: DataBun
         "reference": False,
     }
     res = run_plan(trained["resnet"], digits, plan, out_dir=tmp_path, train_config={"device": "cpu"})
-    int8 = next(c for c in res.candidates if c.step == "1. quantize")
-    assert int8.precision == "int8" and int8.source == "baseline (fp32)"
-    proto = onnx.load(str(int8.onnx_path))
+    int8 = next(c for c in res.candidates if c.label == "1. quantize")
+    assert int8.precision == "int8" and int8.derived_from == "baseline_fp32"
+    proto = onnx.load(int8.onnx)
     ops = Counter(n.op_type for n in proto.graph.node)
     assert ops["QuantizeLinear"] >= 4 and ops["DequantizeLinear"] >= 4
     assert any(t.data_type == onnx.TensorProto.INT8 for t in proto.graph.initializer)
-    assert int8.row.accuracy_drop_pp is not None and int8.row.accuracy_drop_pp < 10
+    row = next(r for r in res.rows if r.step == "1. quantize")
+    assert row.accuracy_drop_pp is not None and row.accuracy_drop_pp < 10
     assert res.reports["1. quantize"]["mode"] == "qat"

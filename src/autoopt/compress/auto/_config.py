@@ -91,7 +91,7 @@ class AutoPolicyConfig(_Validated):
     def _criterion_ok(cls, value: str) -> str:
         from autoopt.compress.prune._importance import criteria
 
-        crit = criteria.get(value, key="compress.prune.criterion")
+        crit = criteria.get(value)
         if crit.needs_gradients:
             raise ValueError(
                 f"{value!r} needs gradients, which policy: auto does not compute; "

@@ -101,7 +101,7 @@ class PruneConfig(_Validated):
     @field_validator("criterion")
     @classmethod
     def _known_criterion(cls, value: str) -> str:
-        criteria.get(value, key="compress.prune.criterion")
+        criteria.get(value)
         return value
 
 

@@ -82,7 +82,8 @@ def example_batch(
         x = torch.stack([data.train[i][0] for i in range(min(n, len(data.train)))])  # type: ignore[arg-type]
     else:
         x = torch.randn(n, *input_shape, generator=torch.Generator().manual_seed(seed))
-    return x.to(device=param.device, dtype=param.dtype if param.is_floating_point() else None)
+    float_input = param.is_floating_point() and x.is_floating_point()  # token ids stay integers
+    return x.to(device=param.device, dtype=param.dtype if float_input else None)
 
 
 def _check_names(model: nn.Module, cfg: PruneConfig, head: str | None) -> None:

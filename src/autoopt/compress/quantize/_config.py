@@ -88,12 +88,12 @@ class QuantizeConfig(_Validated):
     def _consistent(self) -> QuantizeConfig:
         if self.calibration_samples < self.min_calibration_samples:
             raise ValueError(
-                f"compress.quantize.calibration_samples: must be >= min_calibration_samples "
+                f"calibration_samples: must be >= min_calibration_samples "
                 f"({self.min_calibration_samples}); got {self.calibration_samples}"
             )
         if self.mode == "qat" and (self.activation_type, self.weight_type) != ("uint8", "int8"):
             raise ValueError(
-                "compress.quantize.activation_type: mode 'qat' uses torchao's X86InductorQuantizer "
+                "activation_type: mode 'qat' uses torchao's X86InductorQuantizer "
                 "(uint8 activations, int8 weights); got activation_type="
                 f"{self.activation_type!r}, weight_type={self.weight_type!r}"
             )

@@ -221,7 +221,7 @@ def measure_pair(
     report.quantized_ops = quantized_ops(fp32_proto, int8_proto)
     report.weight_bytes_fp32, report.weight_bytes_int8 = _weight_bytes(fp32_proto), _weight_bytes(int8_proto)
     report.split = split
-    if data is not None and data.meta.task == "classification":
+    if data is not None and data.meta.kind.has_classes:
         report.accuracy_fp32 = float(evaluate_artifact(fp32, data, split=split, threads=threads)["accuracy"])
         report.accuracy_int8 = float(evaluate_artifact(int8, data, split=split, threads=threads)["accuracy"])
         report.accuracy_drop = round(100.0 * (report.accuracy_fp32 - report.accuracy_int8), 4)
@@ -230,7 +230,7 @@ def measure_pair(
         report.notes.append("no evaluation data given: accuracy not measured, collapse not checked")
     else:
         report.notes.append(
-            f"task {data.meta.task!r}: accuracy and the collapse check apply to classification"
+            f"task {data.meta.task!r}: accuracy and the collapse check apply to kinds with classes"
         )
     if batch_sizes:
         report.latency_fp32 = measure_latency(fp32, batch_sizes=batch_sizes, threads=threads).to_dict()
