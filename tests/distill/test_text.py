@@ -10,7 +10,7 @@ import onnx
 import pytest
 import torch
 
-from autoopt.compress.quantize import quantize_dynamic
+from autoopt.compress.quantize import quantize_dynamic, quantize_static
 from autoopt.data import DataBundle, load_data
 from autoopt.distill import distill
 from autoopt.evaluate import predict
@@ -90,3 +90,20 @@ def test_export_and_dynamic_int8_keep_int64_inputs(
     int8 = predict(str(tmp_path / "int8.onnx"), text.test)
     assert np.mean(fp32.argmax(1) == int8.argmax(1)) >= 0.9
     assert res.report.mode == "dynamic"
+
+
+def test_static_int8_calibrates_on_token_ids(
+    text: DataBundle, teacher: torch.nn.Module, tmp_path: Path
+) -> None:
+    export_model(teacher, text, tmp_path / "fp32", latency_batch_sizes=(1,), latency_repeats=5)
+    res = quantize_static(
+        tmp_path / "fp32" / "model.onnx", tmp_path / "int8.onnx", text,
+        {"min_calibration_samples": 16}, eval_data=text, batch_sizes=(1,),
+    )  # fmt: skip
+    proto = onnx.load(str(tmp_path / "int8.onnx"))
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    assert any(n.op_type == "QuantizeLinear" for n in proto.graph.node)
+    fp32 = predict(str(tmp_path / "fp32" / "model.onnx"), text.test)
+    int8 = predict(str(tmp_path / "int8.onnx"), text.test)
+    assert np.mean(fp32.argmax(1) == int8.argmax(1)) >= 0.8
+    assert res.report.mode == "static"
