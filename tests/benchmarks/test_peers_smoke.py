@@ -27,8 +27,16 @@ pytestmark = [
 ]
 
 NN_PEERS = [
-    "kt-random", "kt-bayes", "kt-hyperband", "optuna-tpe", "optuna-random", "optuna-tpe-median",
-    "optuna-random-median", "hyperopt-tpe", "autoopt-auto-asha", "autoopt-random",
+    "kt-random",
+    "kt-bayes",
+    "kt-hyperband",
+    "optuna-tpe",
+    "optuna-random",
+    "optuna-tpe-median",
+    "optuna-random-median",
+    "hyperopt-tpe",
+    "autoopt-auto-asha",
+    "autoopt-random",
 ]
 SYNTHETIC_PEERS = ["kt-random", "optuna-tpe", "hyperopt-tpe", "autoopt-auto-asha"]  # kt-bayes: same code path
 
@@ -38,7 +46,11 @@ def run_job(tmp_path: Path, **job: object) -> dict:
     env = dict(os.environ, KERAS_BACKEND="torch", OMP_NUM_THREADS="1", PYTHONPATH="")
     p = subprocess.run(
         [str(PEERS_PY), str(RUN), "--job", json.dumps(job), "--out", str(out)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
     )
     assert out.exists(), p.stderr[-2000:]
     row = json.loads(out.read_text())

@@ -12,6 +12,7 @@ import torch
 from autoopt.data._bundle import DatasetMeta
 from autoopt.exceptions import InvalidSpecError
 from autoopt.models import AutoOptModel, build_model, count_params, list_models, model_params
+from autoopt.models._text import is_text_model
 
 # Builders that need extra params (or an optional package) to build in a test.
 EXTRA_PARAMS: dict[str, dict[str, Any]] = {"torchvision": {"arch": "resnet18", "small_input": True}}
@@ -32,7 +33,8 @@ def _build(name: str, meta: DatasetMeta) -> AutoOptModel:
 
 
 # The architecture spaces (nas-*) need their decisions; tests/nas builds every op and cell of them.
-@pytest.fixture(params=[n for n in list_models() if not n.startswith("nas-")])
+# Text models take token ids: tests/models/test_text_models.py runs the same checks on text.
+@pytest.fixture(params=[n for n in list_models() if not n.startswith("nas-") and not is_text_model(n)])
 def name(request: pytest.FixtureRequest) -> str:
     return request.param
 

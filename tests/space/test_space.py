@@ -157,10 +157,12 @@ def test_fuzz_any_input_is_a_space_or_a_clear_error(data):
 def test_prefixed_renames_parameters_and_their_conditions() -> None:
     from autoopt.space import Space
 
-    s = Space.from_dict({
-        "opt": ["sgd", "adam"],
-        "momentum": {"type": "float", "low": 0.0, "high": 0.9, "when": {"opt": ["sgd"]}},
-    }).prefixed("training.")
+    s = Space.from_dict(
+        {
+            "opt": ["sgd", "adam"],
+            "momentum": {"type": "float", "low": 0.0, "high": 0.9, "when": {"opt": ["sgd"]}},
+        }
+    ).prefixed("training.")
     assert s.names == ["training.opt", "training.momentum"]
     assert s["training.momentum"].when == {"training.opt": ["sgd"]}
 

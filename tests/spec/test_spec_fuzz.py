@@ -11,7 +11,7 @@ from autoopt.pipeline import load_spec
 from autoopt.spec import Spec, read_spec
 
 _scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True), st.text(max_size=8)
+    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=True), st.text(max_size=8)
 )
 _keys = st.sampled_from(
     ["name", "data", "model", "training", "search", "distill", "compress", "seed", "threads", "params",

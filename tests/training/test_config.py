@@ -17,7 +17,15 @@ def test_defaults_and_dict_coercion() -> None:
 
 def test_registries_list_the_spec_names() -> None:
     assert list_optimizers() == ["adam", "adamw", "sgd"]
-    assert list_schedules() == ["constant", "cosine", "exponential", "onecycle", "step"]
+    assert list_schedules() == [
+        "constant",
+        "cosine",
+        "exponential",
+        "onecycle",
+        "step",
+        "warmup-cosine",
+        "warmup-linear",
+    ]
 
 
 @pytest.mark.parametrize(

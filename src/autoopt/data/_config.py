@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from autoopt.data._registry import datasets, needs_of
+from autoopt.data._registry import datasets, is_text_source, needs_of
+from autoopt.data._tokenizer import TokenizerConfig
 from autoopt.tasks import check_task
 
 __all__ = ["AugmentConfig", "DataConfig", "SplitConfig"]
@@ -110,6 +111,8 @@ class DataConfig(BaseModel):
         holdout_last: take the last N samples of the data as the test split (e.g. 2000 for the
             Fashion-MNIST copy that holds only the 10,000 test images).
         label_type: CIFAR-100 labels, ``fine`` (100 classes) or ``coarse`` (20 superclasses).
+        text: the text column of a text source (``text-csv``, ``text-jsonl``); default ``text``.
+        tokenizer: how a text source's text becomes token ids (see ``TokenizerConfig``).
 
     Example:
         >>> DataConfig(name="csv", path="table.csv", target="price").task is None
@@ -132,6 +135,8 @@ class DataConfig(BaseModel):
     use_official_test: bool = True
     holdout_last: int | None = Field(default=None, gt=0)
     label_type: Literal["fine", "coarse"] = "fine"
+    text: str | None = None
+    tokenizer: TokenizerConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -152,6 +157,15 @@ class DataConfig(BaseModel):
         if value is None and name is not None and info.field_name in needs_of(name):
             what = {"path": "a path (a file or folder)", "target": "the name of the target column"}
             raise ValueError(f"dataset {name!r} needs {what[str(info.field_name)]}, got none")
+        return value
+
+    @field_validator("text", "tokenizer")
+    @classmethod
+    def _text_source_only(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.data.get("name")
+        if value is not None and name is not None and not is_text_source(name):
+            texts = ", ".join(n for n in datasets.names() if is_text_source(n))
+            raise ValueError(f"applies to text sources only ({texts}), got dataset {name!r}; remove it")
         return value
 
     @field_validator("image_size", mode="before")

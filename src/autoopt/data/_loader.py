@@ -175,7 +175,12 @@ def load_data(config: DataConfig | Mapping[str, Any] | str) -> DataBundle:
     else:
         x_parts.append(_take(raw.x, i_test))
         y_parts.append(targets.y[i_test])
-    tensors, mean, std, feature_names = _features(x_parts, cfg)
+    encoded: dict[str, Any] = {}
+    if raw.encode is not None:  # the source encodes (text: a tokenizer learned on the train part)
+        arrays, encoded = raw.encode(x_parts)
+        tensors, mean, std, feature_names = [torch.from_numpy(a) for a in arrays], None, None, None
+    else:
+        tensors, mean, std, feature_names = _features(x_parts, cfg)
     is_image = tensors[0].ndim == 4
     transform = None
     if cfg.augment.enabled:
@@ -198,6 +203,7 @@ def load_data(config: DataConfig | Mapping[str, Any] | str) -> DataBundle:
         "method": "stratified" if stratify else "random", "test_source": test_source, "limit": cfg.limit,
     }  # fmt: skip
     extra["task_source"] = targets.reason
+    extra.update(encoded)
     if is_image:
         extra.setdefault("pixel_scale", 1 / 255 if raw.x.dtype == np.uint8 else 1.0)
         if cfg.augment.enabled:

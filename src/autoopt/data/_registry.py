@@ -25,11 +25,24 @@ if TYPE_CHECKING:
     from autoopt.data._bundle import TaskType
     from autoopt.data._config import DataConfig
 
-__all__ = ["Part", "RawData", "SourceFn", "datasets", "list_datasets", "needs_of", "register_dataset"]
+__all__ = [
+    "Encoder",
+    "Part",
+    "RawData",
+    "SourceFn",
+    "datasets",
+    "is_text_source",
+    "list_datasets",
+    "needs_of",
+    "register_dataset",
+]
 
 
 Part = tuple[np.ndarray, np.ndarray, list[str]]
 """One part a source ships: ``(x, y, names of the files read)``."""
+
+Encoder = Callable[[list[Any]], tuple[list[np.ndarray], dict[str, Any]]]
+"""A source's own encoding: train/val/test samples -> model inputs and facts for ``meta.extra``."""
 
 
 @dataclass
@@ -45,6 +58,9 @@ class RawData:
         x_test: a test split the source ships (e.g. MNIST ``t10k-*``), or ``None``.
         y_test: its targets.
         extra: JSON-serializable facts for ``DatasetMeta.extra`` (files read, ...).
+        encode: the source's own encoding of the split samples (text: a tokenizer learned on the
+            train part), called with ``[train, val, test]``; ``None`` for the loader's (images,
+            tables). Returns the model inputs per split and facts for ``DatasetMeta.extra``.
     """
 
     x: np.ndarray | pd.DataFrame
@@ -54,6 +70,7 @@ class RawData:
     x_test: np.ndarray | pd.DataFrame | None = None
     y_test: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    encode: Encoder | None = None
 
     @classmethod
     def from_parts(
@@ -102,9 +119,12 @@ SourceFn = Callable[["DataConfig"], RawData]
 
 datasets: Registry[SourceFn] = Registry("dataset")
 _NEEDS: dict[str, tuple[str, ...]] = {}
+_TEXT: set[str] = set()
 
 
-def register_dataset(name: str, *aliases: str, needs: tuple[str, ...] = ()) -> Callable[[SourceFn], SourceFn]:
+def register_dataset(
+    name: str, *aliases: str, needs: tuple[str, ...] = (), text: bool = False
+) -> Callable[[SourceFn], SourceFn]:
     """Decorator registering a data source under ``name`` (and aliases).
 
     Args:
@@ -112,12 +132,15 @@ def register_dataset(name: str, *aliases: str, needs: tuple[str, ...] = ()) -> C
         *aliases: other accepted names.
         needs: ``DataConfig`` fields that must be set for this source (``"path"``, ``"target"``);
             checked when the config is validated.
+        text: the source reads text (``data.text`` and ``data.tokenizer`` apply to it).
     """
 
     def deco(fn: SourceFn) -> SourceFn:
         datasets.register(name, *aliases)(fn)
         for key in (name, *aliases):
             _NEEDS[key] = tuple(needs)
+            if text:
+                _TEXT.add(key)
         return fn
 
     return deco
@@ -126,6 +149,11 @@ def register_dataset(name: str, *aliases: str, needs: tuple[str, ...] = ()) -> C
 def needs_of(name: str) -> tuple[str, ...]:
     """The config fields a registered source requires (empty for unknown names)."""
     return _NEEDS.get(name, ())
+
+
+def is_text_source(name: str) -> bool:
+    """Whether a registered source reads text (so ``data.text``/``data.tokenizer`` apply)."""
+    return name in _TEXT
 
 
 def list_datasets() -> list[str]:

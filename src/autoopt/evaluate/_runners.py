@@ -73,10 +73,20 @@ class Runner:
 class TorchRunner(Runner):
     """A torch ``nn.Module`` (backend ``torch``) or the module of a ``torch.export`` program (``pt2``)."""
 
-    def __init__(self, module: nn.Module, backend: str = "torch", input_shape: tuple[int, ...] | None = None):
+    def __init__(
+        self,
+        module: nn.Module,
+        backend: str = "torch",
+        input_shape: tuple[int, ...] | None = None,
+        input_dtype: torch.dtype | None = None,
+    ):
         self.module = module
         self.backend = backend
         self.input_shape = input_shape
+        # Integer inputs (token ids): the program's recorded dtype, or the model's own ``input_dtype``.
+        dtype = input_dtype if input_dtype is not None else getattr(module, "input_dtype", None)
+        if isinstance(dtype, torch.dtype) and not dtype.is_floating_point:
+            self.input_dtype = np.dtype(torch.empty(0, dtype=dtype).numpy().dtype)
         param = next(module.parameters(), None)
         self._device = param.device if param is not None else torch.device("cpu")
 
@@ -163,14 +173,18 @@ def onnx_session(
         raise InvalidSpecError(f"{where}: ONNX Runtime cannot load the model: {exc}") from exc
 
 
-def _program_input_shape(program: torch.export.ExportedProgram) -> tuple[int, ...] | None:
+def _program_input(
+    program: torch.export.ExportedProgram,
+) -> tuple[tuple[int, ...] | None, torch.dtype | None]:
+    """The per-sample shape (``None`` when not static) and dtype of a program's first user input."""
     names = set(program.graph_signature.user_inputs)
     for node in program.graph.nodes:
         if node.op == "placeholder" and node.name in names:
             val = node.meta.get("val")
             shape = tuple(getattr(val, "shape", ()))[1:]
-            return tuple(int(d) for d in shape) if all(isinstance(d, int) for d in shape) else None
-    return None
+            static = tuple(int(d) for d in shape) if all(isinstance(d, int) for d in shape) else None
+            return static, getattr(val, "dtype", None)
+    return None, None
 
 
 def make_runner(target: Any, *, threads: int | None = None) -> Runner:
@@ -187,7 +201,7 @@ def make_runner(target: Any, *, threads: int | None = None) -> Runner:
     if isinstance(target, Runner):
         return target
     if isinstance(target, torch.export.ExportedProgram):
-        return TorchRunner(target.module(), "pt2", _program_input_shape(target))
+        return TorchRunner(target.module(), "pt2", *_program_input(target))
     if isinstance(target, nn.Module):
         return TorchRunner(target, "torch")
     if isinstance(target, ort.InferenceSession):

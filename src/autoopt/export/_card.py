@@ -14,6 +14,7 @@ from typing import Any
 from autoopt import __version__
 from autoopt.data import DatasetMeta
 from autoopt.exceptions import InvalidSpecError
+from autoopt.export._assets import text_preprocessing
 from autoopt.io import write_json
 
 __all__ = ["ModelCard", "read_model_card", "preprocessing_of", "sha256_file", "SCHEMA_KEYS"]
@@ -39,7 +40,8 @@ def preprocessing_of(meta: DatasetMeta) -> dict[str, Any]:
 
     ``autoopt.data`` records the factor raw pixels are *multiplied* by (``meta.extra["pixel_scale"]``,
     e.g. ``1/255``); the card records its inverse, the number they are *divided* by (``255``). Tables
-    get ``1.0`` (a no-op), never ``null``, so a reader can always divide.
+    get ``1.0`` (a no-op), never ``null``, so a reader can always divide. Text models add
+    ``tokenizer`` (the file next to the model), ``max_length`` and ``pad_id``.
     """
     image = meta.is_image
     factor = meta.extra.get("pixel_scale") if image else None
@@ -50,6 +52,7 @@ def preprocessing_of(meta: DatasetMeta) -> dict[str, Any]:
         "pixel_scale": divisor,
         "image_size": list(meta.input_shape[1:]) if image else None,
         "channels": int(meta.input_shape[0]) if image else None,
+        **text_preprocessing(meta),
     }
 
 

@@ -14,6 +14,7 @@ from torch import nn
 from autoopt.data import DataBundle
 from autoopt.evaluate import CARD_FILE, evaluate_runner, make_runner, measure_latency, stack_inputs
 from autoopt.exceptions import InvalidSpecError
+from autoopt.export._assets import write_assets
 from autoopt.export._card import ModelCard, preprocessing_of, sha256_file
 from autoopt.export._onnx import export_onnx, export_pt2, trace_model
 from autoopt.export._parity import Tolerance, check_parity
@@ -147,7 +148,7 @@ def export_model(
         repeats=latency_repeats,
         task=data.meta.task,
     )
-    files = dict(FILES)
+    files = dict(FILES) | write_assets(data.meta, out)
     for extra in onnx_res.files[1:]:  # external weights of a > 1.8 GB model
         files["onnx_data" if len(onnx_res.files) == 2 else f"onnx_data_{extra.name}"] = extra.name
     card = ModelCard(
@@ -188,7 +189,8 @@ def model_dir_for_onnx(
 ) -> ModelCard:
     """A model dir around an existing ONNX file (e.g. an INT8 or pruned model): ``model.onnx`` + card.
 
-    The ONNX file is the whole deployable model: ``files`` names only it, and every number in the card
+    The ONNX file is the whole deployable model (``files`` names only it, and a text model's
+    tokenizer), and every number in the card
     (``metrics``, ``latency``, ``size_bytes``) must be of this file; ``model`` says what it was made from
     (``config`` is ``None`` when the weights cannot be rebuilt from a builder, e.g. after pruning).
 
@@ -216,11 +218,17 @@ def model_dir_for_onnx(
     def shape(vi: Any) -> list[int | None]:
         return [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
 
-    files = {"onnx": FILES["onnx"]}
+    files = {"onnx": FILES["onnx"]} | write_assets(data.meta, out)
     card = ModelCard(
         task=data.meta.task,
         class_names=list(data.meta.class_names) if data.meta.class_names is not None else None,
-        input={"name": proto.graph.input[0].name, "shape": shape(proto.graph.input[0]), "dtype": "float32"},
+        input={
+            "name": proto.graph.input[0].name,
+            "shape": shape(proto.graph.input[0]),
+            "dtype": onnx.helper.tensor_dtype_to_np_dtype(
+                proto.graph.input[0].type.tensor_type.elem_type
+            ).name,
+        },
         output={
             "name": proto.graph.output[0].name,
             "shape": shape(proto.graph.output[0]),
@@ -229,8 +237,8 @@ def model_dir_for_onnx(
         preprocessing=preprocessing_of(data.meta),
         files=files,
         opset=int(opsets.get("", opsets.get("ai.onnx", 0))),
-        size_bytes={"onnx": target.stat().st_size},
-        sha256={"onnx": sha256_file(target)},
+        size_bytes={k: (out / f).stat().st_size for k, f in files.items()},
+        sha256={k: sha256_file(out / f) for k, f in files.items()},
         metrics=dict(metrics),
         latency=dict(latency or {}),
         parity={},

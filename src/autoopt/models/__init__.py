@@ -17,6 +17,7 @@ from autoopt.models import (  # noqa: F401  (register the builders)
     _cnn,
     _mlp,
     _resnet,
+    _text,
     _torchvision,
     arch,  # the architecture spaces nas-macro, nas-cell, nas-mlp
 )

@@ -34,6 +34,9 @@ class AutoOptModel(nn.Module):
 
     #: qualified name of the final ``nn.Linear`` (the part transfer learning re-initializes).
     classifier_name: str = "head"
+    #: the dtype of the model's one input: ``torch.int64`` for token ids (text models); dummy inputs
+    #: (``count_macs``, a torch runner's latency batch) use it when no task kind is given.
+    input_dtype: torch.dtype = torch.float32
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Map a batch of inputs to a batch of feature vectors ``(N, D)``."""

@@ -17,6 +17,9 @@ What it covers, and why (see docs/tune.md, "The default space"):
 - ``resnet``: ``stages`` (at least 2 from 16 pixels up), ``width`` (16/32), ``blocks`` (1-3),
   ``dropout``.
 - ``mlp``: ``depth`` (1-3), ``width`` (64-512), ``dropout``, ``batch_norm``.
+- a model that registers its own space (:func:`register_space`: the text models ``transformer``,
+  ``bag_of_embeddings``, ``cnn1d``, ``hf:<dir>``): that space, and the training entries it replaces
+  (e.g. a lower learning-rate range and warm-up schedules for transformers).
 - any other model (``tv:<arch>``, your own builder): the training keys only.
 
 The search tries :func:`default_point` first (as auto-sklearn and SMAC try the default
@@ -27,14 +30,39 @@ one-cycle schedule, 3 blocks of 32 channels, a little dropout), so a search neve
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from autoopt.data import DatasetMeta
 
-__all__ = ["default_space", "default_epochs", "default_point"]
+__all__ = ["default_space", "default_epochs", "default_point", "register_space"]
 
 ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad")
+
+SpaceFn = Callable[[DatasetMeta], tuple[dict[str, Any], dict[str, Any]]]
+#: model name (or a name prefix such as ``hf:``) -> (model part of the space, training entries it replaces).
+_SPACES: dict[str, SpaceFn] = {}
+
+
+def register_space(name: str) -> Callable[[SpaceFn], SpaceFn]:
+    """Register a model family's default space: ``fn(meta) -> (model params space, training entries)``.
+
+    The training entries replace the defaults of the same keys (e.g. ``lr`` for transformers); a name
+    ending in ``:`` (``hf:``) applies to every model name with that prefix.
+    """
+
+    def deco(fn: SpaceFn) -> SpaceFn:
+        _SPACES[name] = fn
+        return fn
+
+    return deco
+
+
+def _registered(model: str) -> SpaceFn | None:
+    if model in _SPACES:
+        return _SPACES[model]
+    prefix = model.split(":", 1)[0] + ":" if ":" in model else None
+    return _SPACES.get(prefix) if prefix else None
 
 
 def default_epochs(n_train: int) -> int:
@@ -48,6 +76,9 @@ def _batch_sizes(n_train: int) -> list[int]:
 
 
 def _model_space(model: str, meta: DatasetMeta) -> dict[str, Any]:
+    own = _registered(model)
+    if own is not None:
+        return own(meta)[0]
     image = len(meta.input_shape) == 3
     if model == "mlp":
         return {
@@ -118,6 +149,9 @@ def default_space(
         "batch_size": _batch_sizes(n_train),
         "epochs": default_epochs(n_train),
     }
+    own = _registered(model)
+    if own is not None:
+        train.update(own(meta)[1])
     space.update({f"training.{k}": v for k, v in train.items() if k not in fixed_training})
     return space
 

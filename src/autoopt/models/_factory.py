@@ -20,7 +20,15 @@ from autoopt.exceptions import InvalidSpecError
 from autoopt.models._base import AutoOptModel, as_autoopt_model
 from autoopt.models._checks import ParamError
 
-__all__ = ["models", "build_model", "list_models", "model_params", "check_model_params", "REQUIRED"]
+__all__ = [
+    "models",
+    "build_model",
+    "list_models",
+    "model_params",
+    "check_model_params",
+    "register_prefix",
+    "REQUIRED",
+]
 
 Builder = Callable[..., nn.Module]
 
@@ -38,6 +46,13 @@ class _Required:
 REQUIRED: Any = _Required()
 
 TV_PREFIX = "tv:"
+#: name prefix -> (builder, the parameter the rest of the name sets): ``tv:<arch>``, ``hf:<dir>``.
+_PREFIXES: dict[str, tuple[str, str]] = {TV_PREFIX: ("torchvision", "arch")}
+
+
+def register_prefix(prefix: str, builder: str, param: str) -> None:
+    """Let ``<prefix><value>`` name the registered ``builder`` with ``param=value`` (``hf:<dir>``)."""
+    _PREFIXES[prefix] = (builder, param)
 
 
 def list_models() -> list[str]:
@@ -73,8 +88,9 @@ def _import_builder(path: str, key: str) -> Builder:
 def _resolve(name: str, key: str) -> tuple[Builder, dict[str, Any]]:
     """The builder for ``name`` and the params fixed by the name itself (``tv:<arch>`` -> arch)."""
     if isinstance(name, str) and name not in models:
-        if name.startswith(TV_PREFIX):
-            return models.get("torchvision"), {"arch": name[len(TV_PREFIX) :]}
+        for prefix, (builder, param) in _PREFIXES.items():
+            if name.startswith(prefix):
+                return models.get(builder), {param: name[len(prefix) :]}
         if ":" in name:
             return _import_builder(name, key), {}
     return models.get(name, key=_name_key(key)), {}

@@ -41,7 +41,8 @@ def count_macs(model: nn.Module, input_shape: Sequence[int], *, task: str | None
         model: the model.
         input_shape: shape of one sample, without the batch dimension (``meta.input_shape``).
         task: the task kind (``meta.task``): the dummy input is its ``example_input`` (int64 token
-            ids for a text kind); ``None`` = float32 zeros.
+            ids for a text kind); ``None`` = zeros of the model's ``input_dtype`` attribute (text
+            models set ``torch.int64``), else float32.
     """
     total = 0
 
@@ -56,9 +57,11 @@ def count_macs(model: nn.Module, input_shape: Sequence[int], *, task: str | None
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (*_CONVS, nn.Linear))]
     was_training = model.training
     param = next(model.parameters(), None)
-    x = (get_task(task).example_input(tuple(input_shape)) if task else torch.zeros(1, *input_shape)).to(
-        param.device if param is not None else "cpu"
-    )
+    if task:
+        x = get_task(task).example_input(tuple(input_shape))
+    else:  # a model may say what it takes (text models: int64 token ids)
+        x = torch.zeros(1, *input_shape, dtype=getattr(model, "input_dtype", torch.float32))
+    x = x.to(param.device if param is not None else "cpu")
     if param is not None and param.is_floating_point() and x.is_floating_point():
         x = x.to(param.dtype)
     try:

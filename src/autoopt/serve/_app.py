@@ -1,4 +1,5 @@
-"""The FastAPI app: ``/predict`` (JSON), ``/predict/image`` (PNG), ``/health``, ``/metadata``.
+"""The FastAPI app: ``/predict`` (JSON), ``/predict/image`` (PNG), ``/predict/text`` (raw text, for a
+model with a tokenizer), ``/health``, ``/metadata``.
 
 Status codes: 400 the body cannot be parsed (invalid JSON, not a PNG); 413 the body is over the size
 limit; 415 a wrong ``Content-Type``; 422 the body parses but its content is invalid (a missing field,
@@ -29,6 +30,7 @@ from autoopt.serve._logging import LOGGER_NAME, RequestLogMiddleware
 from autoopt.serve._preprocess import preprocess_image, warm_up_decoder
 from autoopt.serve._schemas import ErrorResponse, HealthResponse, PredictRequest, PredictResponse
 from autoopt.serve._session import LoadedModel, load_model
+from autoopt.serve._text import check_texts, tokenize
 from autoopt.serve._validate import MAX_REPORTED, InputError, check_batch
 
 __all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_MAX_REQUEST_BYTES", "create_app"]
@@ -171,6 +173,8 @@ def _add_routes(app: FastAPI, model: LoadedModel, max_batch: int) -> None:
         """Predict ``inputs``: a list of samples of the model's per-sample shape, already preprocessed."""
         return await run_in_threadpool(predict_batch, body.inputs)
 
+    if model.tokenizer is not None:
+        _add_text_route(app, model, max_batch)
     pre = model.card.preprocessing
     if not model.is_image_model or pre is None:
         return
@@ -201,6 +205,53 @@ def _add_routes(app: FastAPI, model: LoadedModel, max_batch: int) -> None:
     ) -> Response:
         """Decode the PNG, convert channels, resize, divide by pixel_scale, normalize; then predict it."""
         return await run_in_threadpool(predict_png, body)
+
+
+def _add_text_route(app: FastAPI, model: LoadedModel, max_batch: int) -> None:
+    def predict_texts(texts: list[str]) -> Response:
+        return _json({"predictions": model.predictions(tokenize(model.tokenizer, texts))})
+
+    @app.post(
+        "/predict/text",
+        response_model=PredictResponse,
+        responses=_ERRORS,
+        summary="Predict raw texts (tokenized on the server with the model's tokenizer)",
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/json": {"example": {"texts": ["Return the sum of the array elements."]}},
+                    "text/plain": {"example": "Return the sum of the array elements."},
+                },
+                "required": True,
+            }
+        },
+    )
+    async def predict_text(request: Request) -> Response:
+        """``{"texts": [...]}`` as JSON, or one text as ``text/plain`` (UTF-8)."""
+        got = request.headers.get("content-type")
+        media = got.split(";", 1)[0].strip().lower() if got else None
+        raw = await request.body()
+        if media == "text/plain":
+            try:
+                texts = [raw.decode("utf-8")]
+            except UnicodeDecodeError as exc:
+                raise ApiError(
+                    400, [f"body: expected UTF-8 text, got an invalid byte at position {exc.start}"]
+                ) from None
+        elif media == "application/json":
+            try:
+                body = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ApiError(400, [f"body: expected valid JSON, got an error: {exc}"]) from None
+            try:
+                texts = check_texts(body, max_batch=max_batch)
+            except InputError as exc:
+                raise ApiError(422, exc.errors) from None
+        else:
+            raise ApiError(
+                415, [f"Content-Type: expected application/json or text/plain, got {got or 'none'}"]
+            )
+        return await run_in_threadpool(predict_texts, texts)
 
 
 def create_app(

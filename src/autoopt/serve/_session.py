@@ -11,6 +11,7 @@ import onnxruntime as ort
 
 from autoopt.exceptions import InvalidSpecError
 from autoopt.serve._card import CARD_FILE, ModelCard, load_card
+from autoopt.serve._text import load_tokenizer
 
 __all__ = ["LoadedModel", "load_model"]
 
@@ -38,6 +39,7 @@ class LoadedModel:
         output_name: the output that holds logits (classification) or values (regression).
         sample_shape: per-sample input shape; ``None`` marks a dimension of any size.
         dtype: the numpy dtype the session's input expects.
+        tokenizer: a text model's tokenizer (``files.tokenizer``), ``None`` for other models.
     """
 
     card: ModelCard
@@ -47,6 +49,7 @@ class LoadedModel:
     output_name: str
     sample_shape: tuple[int | None, ...]
     dtype: np.dtype
+    tokenizer: Any = None
 
     @property
     def name(self) -> str:
@@ -163,4 +166,5 @@ def load_model(model_dir: str | Path, *, threads: int | None = None) -> LoadedMo
         output_name=output_name,
         sample_shape=sample_shape,
         dtype=np.dtype(_DTYPES[inputs[0].type]),
+        tokenizer=load_tokenizer(Path(model_dir), card, sample_shape),
     )

@@ -26,6 +26,7 @@ import torch
 from autoopt.tasks._base import TaskKind, check_task, get_task, list_tasks, task_kinds
 from autoopt.tasks._classification import Classification
 from autoopt.tasks._regression import Regression, match_target
+from autoopt.tasks._text import TextClassification
 
 __all__ = [
     "TaskKind",
@@ -36,6 +37,7 @@ __all__ = [
     "infer_task",
     "Classification",
     "Regression",
+    "TextClassification",
     "match_target",
 ]
 

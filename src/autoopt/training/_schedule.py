@@ -6,6 +6,7 @@ steps after every optimizer step or after every epoch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -14,6 +15,7 @@ import torch
 from torch.optim.lr_scheduler import (
     CosineAnnealingLR,
     ExponentialLR,
+    LambdaLR,
     LRScheduler,
     OneCycleLR,
     StepLR,
@@ -85,6 +87,31 @@ def _onecycle(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoc
     peaks = [group["lr"] for group in optimizer.param_groups]
     total = max(2, cfg.epochs * steps_per_epoch)
     return Schedule(OneCycleLR(optimizer, max_lr=peaks, total_steps=total, cycle_momentum=False), "step")
+
+
+#: fraction of the steps the ``warmup-*`` schedules spend raising the rate linearly from 0.
+WARMUP_FRACTION = 0.1
+
+
+def _warmup_then(decay: Callable[[float], float]) -> ScheduleFactory:
+    def factory(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> Schedule:
+        total = max(2, cfg.epochs * steps_per_epoch)
+        warm = max(1, round(WARMUP_FRACTION * total))
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return decay(min(1.0, (step - warm) / max(1, total - warm)))
+
+        return Schedule(LambdaLR(optimizer, factor), "step")
+
+    return factory
+
+
+# The transformer fine-tuning schedules: a linear warm-up over the first 10% of the steps, then a
+# linear or cosine decay to 0 at the last step.
+SCHEDULES.register("warmup-linear")(_warmup_then(lambda t: 1.0 - t))
+SCHEDULES.register("warmup-cosine")(_warmup_then(lambda t: 0.5 * (1.0 + math.cos(math.pi * t))))
 
 
 def list_schedules() -> list[str]:

@@ -63,7 +63,8 @@ class ArrayReader(CalibrationDataReader):
             return None
         batch = self.inputs[self._pos : min(self._pos + self.batch_size, self._stop)]
         self._pos += len(batch)
-        return {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}
+        dtype = np.int64 if np.issubdtype(batch.dtype, np.integer) else np.float32  # token ids stay int64
+        return {self.input_name: np.ascontiguousarray(batch, dtype=dtype)}
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -73,7 +74,8 @@ class ArrayReader(CalibrationDataReader):
 
 
 def calibration_inputs(source: Any, config: QuantizeConfig) -> np.ndarray:
-    """Up to ``config.calibration_samples`` real inputs from ``source``, as one ``float32`` array.
+    """Up to ``config.calibration_samples`` real inputs from ``source``, as one array (``float32``;
+    ``int64`` for token ids).
 
     Args:
         source: a :class:`DataBundle` (its training split), a dataset yielding ``(x, y)``, or a
