@@ -21,16 +21,6 @@ from typing import Any
 
 from autoopt.evaluate.latency import measure_latency
 
-__all__ = [
-    "Candidate",
-    "GuardConfig",
-    "ShipDecision",
-    "choose",
-    "fingerprint_file",
-    "flag_slower_than_source",
-    "measure_latencies",
-]
-
 #: Candidates within this fraction of the best latency (or size) count as tied.
 TIE = 0.05
 

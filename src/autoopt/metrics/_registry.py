@@ -17,16 +17,6 @@ from autoopt.exceptions import InvalidSpecError
 from autoopt.metrics import _classification as cls
 from autoopt.metrics import _regression as reg
 
-__all__ = [
-    "Metric",
-    "MetricTask",
-    "metrics",
-    "get_metric",
-    "list_metrics",
-    "metric_direction",
-    "compute_metrics",
-]
-
 Direction = Literal["maximize", "minimize"]
 Target = Literal["classes", "values"]
 

@@ -30,16 +30,6 @@ from autoopt.data import DataBundle
 from autoopt.exceptions import InvalidSpecError
 from autoopt.training import TrainConfig
 
-__all__ = [
-    "CompressionStep",
-    "StepContext",
-    "StepResult",
-    "list_steps",
-    "parse_options",
-    "register_step",
-    "steps",
-]
-
 C = TypeVar("C", bound=BaseModel)
 
 
