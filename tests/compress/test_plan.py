@@ -87,6 +87,10 @@ def test_final_row_flagged_when_accuracy_collapses(trained, tmp_path):
         ),
         ({"steps": [{"prune": {}, "finetune": {}}]}, "as the step's only key"),
         ({"steps": [{"prune": {}}], "bogus": 1}, "compress.bogus: unknown key"),
+        (
+            {"steps": [{"quantize": {}}], "latency_batch_sizes": [1, 0]},
+            r"^compress\.latency_batch_sizes\[1\]: must be >= 1; got 0$",
+        ),
     ],
 )
 def test_plan_config_errors_name_the_key(plan, message):

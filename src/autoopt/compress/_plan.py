@@ -18,11 +18,12 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
+from autoopt._validation import validation_errors
 from autoopt.compress._candidates import (
     Context,
     PlanSearchConfig,
@@ -85,7 +86,9 @@ class PlanConfig(BaseModel):
     int8_check_rounds: int = Field(3, ge=1)
     on_error: Literal["stop", "skip"] = "stop"
     max_accuracy_drop: float = Field(1.0, ge=0)
-    latency_batch_sizes: list[int] = Field(default_factory=lambda: [1, 64])
+    latency_batch_sizes: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [1, 64], min_length=1
+    )
     latency_repeats: int = Field(50, ge=1)
     threads: int = Field(1, ge=1)
 
@@ -97,7 +100,7 @@ class PlanConfig(BaseModel):
         try:
             cfg = cls.model_validate(dict(section or {}))
         except ValidationError as exc:
-            raise InvalidSpecError(errors=[_line(key, e) for e in exc.errors()]) from None
+            raise InvalidSpecError(errors=validation_errors(exc, key, cls)) from None
         given = [k for k in ("steps", "select", "search") if getattr(cfg, k)]
         if not given:
             errors.append(
@@ -128,12 +131,6 @@ class PlanConfig(BaseModel):
         if errors:
             raise InvalidSpecError(errors=errors)
         return cfg
-
-
-def _line(key: str, e: Any) -> str:
-    loc = ".".join(str(p) for p in e["loc"])
-    msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-    return f"{key}.{loc}: {msg}"
 
 
 def plan_steps(
