@@ -72,7 +72,7 @@ def test_rerun_resumes_the_study(tmp_path):
     "change, message",
     [
         ({"data": {"name": "digitz"}}, "data.name"),
-        ({"model": {"name": "transformer"}}, "model.name: unknown model 'transformer'"),
+        ({"model": {"name": "vision-transformer"}}, "model.name: unknown model 'vision-transformer'"),
         ({"training": {"optimizer": "lion"}}, "training.optimizer"),
         (
             {"data": {"name": "digits", "split": {"train": 0.5, "val": 0.2, "test": 0.2}}},
