@@ -58,7 +58,7 @@ SPEC_CASES = [
     ("search key typo", _with("search.trails", 3), "search.trails: unknown key"),
     ("data key typo", _with("data.nmae", "digits"), "data.nmae: unknown key"),
     ("unknown dataset", _with("data.name", "digitz"), "data.name"),
-    ("unknown model", _with("model.name", "vision-transformer"), "model.name: unknown model 'vision-transformer'"),
+    ("unknown model", _with("model.name", "vit"), "model.name: unknown model 'vit'"),
     ("unknown optimizer", _with("training.optimizer", "lion"), "training.optimizer"),
     ("training key typo", _with("training.lrr", 0.1), "training.lrr"),
     ("negative lr", _with("training.lr", -1.0), "training.lr"),
