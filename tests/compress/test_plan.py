@@ -89,7 +89,7 @@ def test_final_row_flagged_when_accuracy_collapses(trained, tmp_path):
         ({"steps": [{"prune": {}}], "bogus": 1}, "compress.bogus: unknown key"),
         (
             {"steps": [{"quantize": {}}], "latency_batch_sizes": [1, 0]},
-            r"^compress\.latency_batch_sizes\[1\]: must be >= 1; got 0$",
+            r"^compress\.latency_batch_sizes: every batch size must be >= 1; got \[1, 0\]$",
         ),
     ],
 )

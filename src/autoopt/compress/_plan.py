@@ -18,9 +18,9 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from torch import nn
 
 from autoopt._validation import validation_errors
@@ -86,11 +86,16 @@ class PlanConfig(BaseModel):
     int8_check_rounds: int = Field(3, ge=1)
     on_error: Literal["stop", "skip"] = "stop"
     max_accuracy_drop: float = Field(1.0, ge=0)
-    latency_batch_sizes: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: [1, 64], min_length=1
-    )
+    latency_batch_sizes: list[int] = Field(default_factory=lambda: [1, 64], min_length=1)
     latency_repeats: int = Field(50, ge=1)
     threads: int = Field(1, ge=1)
+
+    @field_validator("latency_batch_sizes")
+    @classmethod
+    def _batch_sizes_positive(cls, value: list[int]) -> list[int]:
+        if any(b < 1 for b in value):
+            raise ValueError(f"every batch size must be >= 1; got {value}")
+        return value
 
     @classmethod
     def from_spec(cls, section: Mapping[str, Any] | None, key: str = "compress") -> PlanConfig:
